@@ -1,0 +1,23 @@
+# Two commands matter (see README): `make book` and `make test`. Both set everything up first.
+PY := .venv/bin/python
+BOOK_FLAGS := -W -n --keep-going
+
+.PHONY: setup book test lint release clean-book
+
+setup:
+	bash scripts/setup.sh
+
+book: setup
+	.venv/bin/jupyter-book build . $(BOOK_FLAGS)
+
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+release: setup
+	$(PY) -m autograder release --all
+
+clean-book:
+	rm -rf _build
