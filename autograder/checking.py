@@ -1,0 +1,204 @@
+"""How checks are written: the ``@check`` decorator, failures, and comparisons with diagnostics.
+
+A check is an ordinary function ``fn(s, rng)`` that drives the student's code through ``s`` (a
+:class:`autograder.student.Student`) with inputs drawn from ``rng`` and compares what comes back
+with an oracle computed here. It passes by returning and fails by raising :class:`CheckFailure`.
+The same function runs in two places: in the student's notebook (``s`` calls the student's
+functions directly) and in the trusted grader (``s`` forwards each call to an isolated worker and
+only data comes back), so a check never needs to know where it runs.
+
+    @check("relu", "relu_forward matches torch.relu")
+    def relu_matches_torch(s, rng):
+        x = rng.standard_normal((4, 5))
+        out, _ = s.call("relu_forward", x)
+        expect_close(out, torch.relu(torch.from_numpy(x)).numpy(), "out of relu_forward(x)")
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Check",
+    "CheckFailure",
+    "check",
+    "collect_checks",
+    "expect",
+    "expect_close",
+    "expect_equal",
+    "seed_for",
+]
+
+
+class CheckFailure(AssertionError):
+    """A check found the student's code wrong. ``hint`` names a likely mistake, if one matches."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message + (f"\n  Hint: {self.hint}" if self.hint else "")
+
+
+@dataclass(frozen=True)
+class Check:
+    item: str  # grade_id of the check cell this check contributes to
+    title: str  # what it verifies, shown to students (also for hidden checks)
+    fn: Callable[..., None]
+    weight: float = 1.0
+    timeout: float = 10.0  # seconds of wall time for the whole check
+    hidden: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.fn.__name__
+
+
+def check(item: str, title: str, *, weight: float = 1.0, timeout: float = 10.0):
+    """Declare a check of graded item ``item``. Public or hidden follows from the module it is in."""
+
+    def deco(fn):
+        fn.__check__ = Check(item=item, title=title, fn=fn, weight=weight, timeout=timeout)
+        return fn
+
+    return deco
+
+
+def collect_checks(module, hidden: bool) -> list[Check]:
+    """The checks a module declares, in the order they are written."""
+    found = []
+    for obj in vars(module).values():
+        spec = getattr(obj, "__check__", None)
+        if isinstance(spec, Check):
+            found.append(
+                Check(spec.item, spec.title, spec.fn, spec.weight, spec.timeout, hidden=hidden)
+            )
+    return found
+
+
+def seed_for(*parts: object) -> int:
+    """A 64-bit seed derived from its parts, stable across runs and platforms."""
+    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+# -- comparisons ---------------------------------------------------------------------------
+
+
+def expect(condition: bool, message: str, hint: str | None = None) -> None:
+    if not condition:
+        raise CheckFailure(message, hint)
+
+
+def expect_equal(actual: Any, expected: Any, what: str, hint: str | None = None) -> None:
+    """Exact equality for labels, shapes, integers and strings."""
+    if isinstance(actual, np.ndarray) or isinstance(expected, np.ndarray):
+        a, e = _as_array(actual, what), np.asarray(expected)
+        _expect_shape(a, e, what)
+        if not np.array_equal(a, e):
+            idx = tuple(int(i) for i in np.argwhere(a != e)[0])
+            raise CheckFailure(f"{what}: at index {idx} got {a[idx]!r}, expected {e[idx]!r}", hint)
+        return
+    if actual != expected:
+        raise CheckFailure(f"{what}: got {_short(actual)}, expected {_short(expected)}", hint)
+
+
+def expect_close(
+    actual: Any,
+    expected: Any,
+    what: str,
+    *,
+    rtol: float = 1e-6,
+    atol: float = 1e-8,
+    mistakes: dict[str, Any] | None = None,
+) -> None:
+    """``actual`` matches ``expected`` elementwise: ``|a - e| <= atol + rtol * |e|``.
+
+    On failure the message says what was expected (shape, dtype, range), the largest relative error
+    and where it is; when ``actual`` matches one of ``mistakes`` (a description -> the output that
+    mistake produces), the description becomes the hint.
+    """
+    e = np.asarray(expected, dtype=np.float64)
+    a = _as_array(actual, what)
+    if a.dtype.kind not in "biuf":
+        raise CheckFailure(f"{what}: expected a real-valued array, got dtype {a.dtype}")
+    a = a.astype(np.float64)
+    hint = _match_mistake(a, mistakes, rtol, atol)
+    _expect_shape(a, e, what, hint)
+    if a.size == 0:
+        return
+    finite_a, finite_e = np.isfinite(a), np.isfinite(e)
+    if not np.array_equal(finite_a, finite_e):
+        idx = tuple(int(i) for i in np.argwhere(finite_a != finite_e)[0])
+        raise CheckFailure(
+            f"{what}: at index {idx} got {a[idx]!r}, expected {e[idx]!r} (look for overflow, "
+            "log(0) or a division by zero)",
+            hint,
+        )
+    both = finite_a & finite_e
+    if not np.array_equal(a[~both], e[~both]):
+        raise CheckFailure(f"{what}: infinities of the wrong sign", hint)
+    err = np.where(both, np.abs(a - e), 0.0)
+    tol = atol + rtol * np.abs(np.where(both, e, 0.0))
+    if np.all(err <= tol):
+        return
+    rel = err / np.maximum(np.abs(a) + np.abs(e), 1e-300)
+    worst = np.unravel_index(int(np.argmax(np.where(err > tol, rel, -1.0))), a.shape)
+    idx = tuple(int(i) for i in worst)
+    bad = int(np.count_nonzero(err > tol))
+    raise CheckFailure(
+        f"{what}: {bad} of {a.size} values differ; largest relative error "
+        f"{float(rel[worst]):.3g} at index {idx}: got {a[worst]:.6g}, expected {e[worst]:.6g}. "
+        f"Expected values lie in [{np.nanmin(e):.4g}, {np.nanmax(e):.4g}].",
+        hint,
+    )
+
+
+def _as_array(actual: Any, what: str) -> np.ndarray:
+    if actual is None:
+        raise CheckFailure(f"{what}: got None; did the function forget to return?")
+    if hasattr(actual, "detach") and hasattr(actual, "numpy"):  # a torch tensor
+        actual = actual.detach().cpu().numpy()
+    if isinstance(actual, bool | int | float | np.generic):
+        return np.asarray(actual)
+    if not isinstance(actual, np.ndarray | list | tuple):
+        raise CheckFailure(f"{what}: expected an array, got {type(actual).__name__}")
+    try:
+        arr = np.asarray(actual)
+    except ValueError as err:
+        raise CheckFailure(f"{what}: could not be read as an array ({err})") from None
+    if arr.dtype.hasobject:
+        raise CheckFailure(f"{what}: expected numbers, got a {type(actual).__name__} of objects")
+    return arr
+
+
+def _expect_shape(a: np.ndarray, e: np.ndarray, what: str, hint: str | None = None) -> None:
+    if a.shape == e.shape:
+        return
+    if hint is None and a.ndim == 2 and a.shape == e.shape[::-1]:
+        hint = "the shape is transposed"
+    elif hint is None and a.size == e.size:
+        hint = "right number of values, wrong shape: check a reshape or a missing keepdims"
+    elif hint is None and e.ndim == 0 and a.size > 1:
+        hint = "expected a scalar: did you forget to average (or sum) over the batch?"
+    raise CheckFailure(f"{what}: shape {a.shape}, expected {e.shape}", hint)
+
+
+def _match_mistake(a: np.ndarray, mistakes, rtol: float, atol: float) -> str | None:
+    for description, output in (mistakes or {}).items():
+        m = np.asarray(output, dtype=np.float64)
+        if m.shape == a.shape and np.allclose(a, m, rtol=max(rtol, 1e-6), atol=atol, equal_nan=True):
+            return description
+    return None
+
+
+def _short(x: Any) -> str:
+    r = repr(x)
+    return r if len(r) <= 80 else r[:77] + "..."

@@ -1,0 +1,282 @@
+"""Trusted grading: every verdict is computed here, never in the student's process.
+
+For each submission the grader builds the program to run (:mod:`autograder.submission`), starts a
+sandboxed worker for it (:mod:`autograder.session`), and runs every check of the assignment in
+this process. A check sends the worker inputs drawn from a generator seeded by
+``(batch seed, student, item, check)``, receives plain data back, and compares it with the oracle
+here. A check that the student's code crashes or hangs fails alone: the worker is restarted, the
+answer cells replayed, and grading goes on. Warnings and anything printed are kept as information.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .checking import Check, CheckFailure, seed_for
+from .course import Assignment
+from .session import RemoteStudent, Session, SessionConfig, WorkerLost, Zygote
+from .submission import SubmissionError, build_program
+
+
+@dataclass
+class CheckResult:
+    title: str
+    hidden: bool
+    weight: float
+    passed: bool
+    message: str = ""
+    hint: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class ItemResult:
+    grade_id: str
+    max_score: float
+    score: float | None  # None: graded by hand
+    manual: bool = False
+    checks: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def message(self) -> str:
+        if self.manual:
+            return "written answer: graded by the instructor"
+        failed = [c for c in self.checks if not c.passed]
+        if not failed:
+            return "all checks passed"
+        first = failed[0]
+        text = f"{len(failed)} of {len(self.checks)} checks failed. " + (
+            f"Hidden check '{first.title}': {first.message}" if first.hidden
+            else f"'{first.title}': {first.message}"
+        )
+        return text + (f" Hint: {first.hint}" if first.hint else "")
+
+
+@dataclass
+class SubmissionResult:
+    student: str
+    path: str
+    score: float
+    max_score: float
+    items: list[ItemResult]
+    error: str | None = None  # why it could not be graded at all
+    notes: list[str] = field(default_factory=list)
+    output: str = ""  # what the student's code printed (warnings included), truncated
+    seconds: float = 0.0
+    seed: int = 0
+
+    def to_json(self) -> dict:
+        return {
+            "student": self.student,
+            "score": self.score,
+            "max_score": self.max_score,
+            "error": self.error,
+            "notes": self.notes,
+            "seconds": round(self.seconds, 3),
+            "seed": str(self.seed),
+            "items": [
+                {
+                    "grade_id": i.grade_id,
+                    "score": i.score,
+                    "max_score": i.max_score,
+                    "message": i.message,
+                    "checks": [asdict(c) for c in i.checks],
+                }
+                for i in self.items
+            ],
+        }
+
+
+def find_submissions(paths: list[str | Path], assignment: Assignment) -> list[tuple[str, Path]]:
+    """(student, notebook path) pairs from notebooks and nbgrader-style ``submitted/`` folders.
+
+    A folder is read as ``<folder>/<student>/<assignment>/<assignment>.ipynb``; a student folder
+    without the notebook still yields a pair, so that the student gets a score and a reason.
+    """
+    found: list[tuple[str, Path]] = []
+    nb_name = f"{assignment.notebook_name}.ipynb"
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            if (p / assignment.name).is_dir() or (p / nb_name).exists():  # one student's folder
+                p = p.parent if (p / nb_name).exists() else p
+                found.append((p.name, p / assignment.name / nb_name))
+                continue
+            for student in sorted(d for d in p.iterdir() if d.is_dir()):
+                found.append((student.name, student / assignment.name / nb_name))
+        else:
+            parts = p.parts
+            student = parts[-3] if len(parts) >= 3 and parts[-2] == assignment.name else p.stem
+            found.append((student, p))
+    seen: set[str] = set()
+    unique = []
+    for student, path in found:
+        if student in seen:
+            raise ValueError(f"student {student!r} appears twice among the submissions")
+        seen.add(student)
+        unique.append((student, path))
+    return unique
+
+
+class Grader:
+    """Grades submissions of one assignment; use as a context manager (it owns a zygote)."""
+
+    def __init__(
+        self,
+        assignment: Assignment,
+        *,
+        workers: int = 2,
+        seed: int | None = None,
+        config: SessionConfig | None = None,
+        extra_hidden_paths: list[str] = (),
+        hidden_checks: bool = True,
+    ):
+        self.assignment = assignment
+        self.workers = max(1, workers)
+        self.seed = secrets.randbits(63) if seed is None else seed
+        self.config = config or SessionConfig()
+        self.config.hide = sorted(
+            {*self.config.hide, *assignment.course.secret_paths(), *map(str, extra_hidden_paths)}
+        )
+        # Load the checks (and whatever oracle they import) only after the zygote has forked
+        # off, so no worker ever has them in memory.
+        self.zygote = Zygote(
+            preload=[f"{assignment.module_prefix}.probes"],
+            python_path=assignment.course.python_path,
+        )
+        self.checks: dict[str, list[Check]] = {}
+        for c in assignment.checks(hidden=hidden_checks):
+            self.checks.setdefault(c.item, []).append(c)
+        self._slots = list(range(self.workers))
+        self._slot_lock = threading.Lock()
+
+    @property
+    def sandbox_mode(self) -> str:
+        return self.zygote.mode
+
+    def __enter__(self) -> Grader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.zygote.close()
+
+    # --------------------------------------------------------------------------------------
+    def grade_all(self, submissions: list[tuple[str, Path]], progress=None) -> list[SubmissionResult]:
+        """Grade in parallel; results come back in the order of ``submissions``."""
+        results: list[SubmissionResult | None] = [None] * len(submissions)
+
+        def job(index: int) -> None:
+            with self._slot_lock:
+                slot = self._slots.pop()
+            try:
+                student, path = submissions[index]
+                results[index] = self.grade(student, path, slot)
+            finally:
+                with self._slot_lock:
+                    self._slots.append(slot)
+                if progress is not None:
+                    progress(results[index])
+
+        with ThreadPoolExecutor(self.workers) as pool:
+            for f in [pool.submit(job, i) for i in range(len(submissions))]:
+                f.result()
+        return results  # type: ignore[return-value]
+
+    def grade(self, student: str, path: Path, slot: int = 0) -> SubmissionResult:
+        start = time.monotonic()
+        items = self._empty_items()
+        result = SubmissionResult(student, str(path), 0.0, self.assignment.max_auto_score, items,
+                                  seed=self.seed)
+        try:
+            program = build_program(Path(path), self.assignment)
+        except SubmissionError as err:
+            result.error = str(err)
+            self._fail_all(items, f"not graded: {err}")
+            result.seconds = time.monotonic() - start
+            return result
+        result.notes += program.notes
+        session = Session(self.zygote, self.config, slot, program.cells)
+        try:
+            try:
+                runs = session.start()
+            except WorkerLost as err:
+                result.error = str(err)
+                self._fail_all(items, str(err))
+                return result
+            for run in runs:
+                if not run.ok:
+                    result.notes.append(
+                        run.message if run.fatal else f"cell {run.name} raised {run.message}"
+                    )
+                if run.output:
+                    session.output.insert(0, run.output)
+            for item in items:
+                if not item.manual:
+                    self._grade_item(item, session, student)
+        finally:
+            session.close()
+            result.output = _tail("\n".join(session.output), 4000)
+            result.seconds = time.monotonic() - start
+        result.score = round(sum(i.score or 0.0 for i in items if not i.manual), 4)
+        return result
+
+    def _empty_items(self) -> list[ItemResult]:
+        return [
+            ItemResult(i.grade_id, i.points, None if i.manual else 0.0, manual=i.manual)
+            for i in self.assignment.items.values()
+        ]
+
+    def _fail_all(self, items: list[ItemResult], why: str) -> None:
+        for item in items:
+            if not item.manual:
+                item.checks = [
+                    CheckResult(c.title, c.hidden, c.weight, False, why)
+                    for c in self.checks.get(item.grade_id, [])
+                ]
+
+    def _grade_item(self, item: ItemResult, session: Session, student: str) -> None:
+        for chk in self.checks.get(item.grade_id, []):
+            item.checks.append(self._run_check(chk, session, student))
+        total = sum(c.weight for c in item.checks)
+        passed = sum(c.weight for c in item.checks if c.passed)
+        item.score = round(item.max_score * passed / total, 4) if total else 0.0
+
+    def _run_check(self, chk: Check, session: Session, student: str) -> CheckResult:
+        rng = np.random.default_rng(seed_for(self.seed, student, chk.item, chk.name))
+        t0 = time.monotonic()
+        res = CheckResult(chk.title, chk.hidden, chk.weight, False)
+        try:
+            session.ensure()
+            chk.fn(RemoteStudent(session, deadline=t0 + chk.timeout), rng)
+            res.passed = True
+        except WorkerLost as err:
+            res.message = f"your code stopped the worker: {err}"
+        except CheckFailure as err:
+            res.message, res.hint = err.message, err.hint
+        except Exception as err:  # noqa: BLE001 -- the output broke the check: it is wrong output
+            res.message = f"your output could not be checked ({type(err).__name__}: {err})"
+            res.message += _where(err)
+        res.seconds = time.monotonic() - t0
+        return res
+
+
+def _where(err: BaseException) -> str:
+    frames = traceback.extract_tb(err.__traceback__)
+    return f" [{Path(frames[-1].filename).name}:{frames[-1].lineno}]" if frames else ""
+
+
+def _tail(text: str, limit: int) -> str:
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    return text if len(text) <= limit else "[...]\n" + text[-limit:]

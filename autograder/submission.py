@@ -1,0 +1,91 @@
+"""Reading a submitted notebook into the program the grader runs, trusting nothing in it.
+
+What runs in the worker, in the order of the instructor's notebook:
+
+* the instructor's **setup** cells (locked code cells), taken from the source, never from the
+  submission, so an edited import cell changes nothing;
+* the student's **answer** cells, found by their ``grade_id``.
+
+Nothing else runs: not the check cells (the grader runs its own checks, in its own process),
+not the student's scratch or experiment cells (so grading costs what the answers cost), not a
+check cell that the student re-marked as an answer. Helpers must therefore live in answer cells;
+the assignment's introduction tells students so.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .course import Assignment
+
+MAX_NOTEBOOK_BYTES = 20 * 2**20
+
+
+class SubmissionError(Exception):
+    """The submission cannot be graded at all (missing, unreadable, not a notebook)."""
+
+
+@dataclass
+class Program:
+    cells: list[tuple[str, str]]  # (grade_id, source) to execute in order
+    notes: list[str] = field(default_factory=list)  # information for the feedback
+
+
+def _source(cell: dict) -> str:
+    src = cell.get("source", "")
+    if isinstance(src, list) and all(isinstance(s, str) for s in src):
+        return "".join(src)
+    if isinstance(src, str):
+        return src
+    raise SubmissionError("a cell's source is neither text nor a list of lines")
+
+
+def read_notebook(path: Path) -> dict:
+    if not path.exists():
+        raise SubmissionError(f"no notebook at {path.name}")
+    if not path.is_file():
+        raise SubmissionError(f"{path.name} is not a file")
+    size = path.stat().st_size
+    if size > MAX_NOTEBOOK_BYTES:
+        raise SubmissionError(f"the notebook is {size / 2**20:.1f} MiB; the limit is 20 MiB")
+    try:
+        nb = json.loads(path.read_bytes())
+    except (ValueError, RecursionError) as err:
+        raise SubmissionError(f"the notebook is not valid JSON ({str(err)[:200]})") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise SubmissionError("the file is JSON but not a Jupyter notebook (no list of cells)")
+    return nb
+
+
+def build_program(path: Path, assignment: Assignment) -> Program:
+    nb = read_notebook(path)
+    answers: dict[str, str] = {}
+    notes: list[str] = []
+    for cell in nb["cells"]:
+        if not isinstance(cell, dict):
+            raise SubmissionError("a cell of the notebook is not a JSON object")
+        meta = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
+        nbg = meta.get("nbgrader") if isinstance(meta.get("nbgrader"), dict) else {}
+        gid = nbg.get("grade_id")
+        if cell.get("cell_type") != "code" or not isinstance(gid, str):
+            continue
+        if gid in answers:
+            notes.append(f"two cells carry grade_id {gid!r}; the first one was graded")
+            continue
+        answers[gid] = _source(cell)
+
+    cells: list[tuple[str, str]] = []
+    for c in assignment.cells:
+        if c.kind == "setup":
+            cells.append((c.grade_id or "setup", c.source))
+        elif c.kind == "answer" and c.cell_type == "code":
+            if c.grade_id in answers:
+                cells.append((c.grade_id, answers[c.grade_id]))
+            else:
+                notes.append(
+                    f"answer cell {c.grade_id!r} is missing (deleted, or its metadata changed): "
+                    "the functions it should define are undefined"
+                )
+    return Program(cells=cells, notes=notes)

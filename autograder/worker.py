@@ -1,0 +1,105 @@
+"""The untrusted side: runs the student's cells and answers the grader's requests.
+
+A worker is a child of the zygote (:mod:`autograder.zygote`), which has already imported NumPy,
+PyTorch, IPython and the probes, so a worker starts in milliseconds. After entering the sandbox
+(:mod:`autograder.sandbox`) it serves requests on its socket until told to stop or killed:
+
+    {"op": "exec", "source": ...}   run one cell through IPython (magics work)
+    {"op": "call" | "get" | ...}   handled by the Endpoint (see autograder.endpoint)
+    {"op": "bye"}
+
+Each reply carries what the student's code printed during the request (at most OUTPUT_LIMIT
+characters of it): warnings and stderr are information for the feedback, never a failure.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+
+from . import wire
+from .endpoint import Endpoint, _error_dict
+
+OUTPUT_LIMIT = 8_000  # characters of stdout+stderr kept per request
+
+
+class CappedText(io.TextIOBase):
+    """A text stream that keeps the first ``limit`` characters and counts the rest."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.parts: list[str] = []
+        self.kept = 0
+        self.dropped = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, s) -> int:
+        s = str(s)
+        room = self.limit - self.kept
+        if room > 0:
+            self.parts.append(s[:room])
+            self.kept += min(room, len(s))
+        self.dropped += max(0, len(s) - max(room, 0))
+        return len(s)
+
+    def take(self) -> str:
+        text = "".join(self.parts)
+        if self.dropped:
+            text += f"\n[... {self.dropped} more characters of output not kept]"
+        self.parts, self.kept, self.dropped = [], 0, 0
+        return text
+
+
+def make_shell():
+    """An IPython shell without history, display hooks to a terminal, or threads."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    cfg = Config()
+    cfg.HistoryManager.enabled = False
+    cfg.InteractiveShell.colors = "nocolor"
+    cfg.InteractiveShell.xmode = "Plain"
+    shell = InteractiveShell(config=cfg)
+    shell.showtraceback = lambda *a, **k: None  # errors are reported through the reply instead
+    return shell
+
+
+class Worker:
+    def __init__(self, sock, shell):
+        self.sock = sock
+        self.shell = shell
+        self.endpoint = Endpoint(shell.user_ns)
+        self.out = CappedText(OUTPUT_LIMIT)
+
+    def run_cell(self, source: str, name: str) -> dict:
+        result = self.shell.run_cell(source, store_history=False, silent=False, cell_id=name)
+        err = result.error_before_exec or result.error_in_exec
+        if err is None:
+            return {"ok": True}
+        return {"ok": False, "error": _error_dict(err)}
+
+    def serve(self) -> None:
+        sys.stdout = sys.stderr = self.out
+        while True:
+            try:
+                header, blobs = wire.recv(self.sock)
+            except (EOFError, OSError, wire.WireError):
+                os._exit(0)
+            if header.get("op") == "bye":
+                os._exit(0)
+            if header.get("op") == "exec":
+                reply, out_blobs = self.run_cell(str(header.get("source", "")), str(header.get("name"))), []
+            else:
+                reply, out_blobs = self.endpoint.handle(header, blobs)
+            reply["output"] = self.out.take()
+            try:
+                wire.send(self.sock, reply, out_blobs)
+            except (OSError, ValueError, TypeError) as err:
+                # the value could not be framed (e.g. a NaN inside a string key): report that
+                try:
+                    wire.send(self.sock, {"ok": False, "error": _error_dict(err), "output": ""})
+                except OSError:
+                    os._exit(3)
