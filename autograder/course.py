@@ -14,6 +14,7 @@ that run beside the student's code). The package is named in the course's ``pypr
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import tomllib
 from dataclasses import dataclass, field
@@ -108,7 +109,7 @@ class Course:
 
     @classmethod
     def load(cls, root: str | Path | None = None) -> Course:
-        root = Path(root or REPO_ROOT).resolve()
+        root = Path(root or os.environ.get("AUTOGRADER_COURSE") or REPO_ROOT).resolve()
         cfg = {}
         if (root / "pyproject.toml").exists():
             with open(root / "pyproject.toml", "rb") as f:

@@ -259,7 +259,8 @@ class Grader:
         res = CheckResult(chk.title, chk.hidden, chk.weight, False)
         try:
             session.ensure()
-            chk.fn(RemoteStudent(session, deadline=t0 + chk.timeout), rng)
+            limit = min(chk.timeout, self.config.check_timeout or chk.timeout)
+            chk.fn(RemoteStudent(session, deadline=t0 + limit), rng)
             res.passed = True
         except WorkerLost as err:
             res.message = f"your code stopped the worker: {err}"

@@ -132,7 +132,8 @@ class SessionConfig:
     limits: sandbox.Limits = field(default_factory=sandbox.Limits)
     hide: list[str] = field(default_factory=list)
     isolate: bool = True
-    cell_timeout: float = 20.0
+    cell_timeout: float = 20.0  # seconds for one cell of the submission
+    check_timeout: float | None = None  # caps every check's own timeout (tests use a short one)
     max_restarts: int = 12
 
 
