@@ -147,13 +147,16 @@ def enter(sock: socket.socket, cfg: SandboxConfig, slot: int) -> None:
             _write("/proc/self/setgroups", "deny")
             _write("/proc/self/uid_map", f"0 {outer_uid} 1")
             _write("/proc/self/gid_map", f"0 {outer_gid} 1")
+        go_r, go_w = os.pipe()
         pid = os.fork()  # the child is PID 1 of the new PID namespace
     except BaseException:
         sock.sendall(struct.pack("<II", 0, 0))  # the caller reports the error that follows
         raise
     if pid:
+        os.close(go_r)
         sock.sendall(struct.pack("<II", pid, 1))
         sock.close()
+        os.close(go_w)  # only now may the worker speak: its pid must come first on the socket
         while True:
             try:
                 os.waitpid(pid, 0)
@@ -164,6 +167,9 @@ def enter(sock: socket.socket, cfg: SandboxConfig, slot: int) -> None:
                 continue
         os._exit(0)
 
+    os.close(go_w)
+    os.read(go_r, 1)  # returns at EOF, once the intermediate process has sent our pid
+    os.close(go_r)
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # die with the intermediate process
     _mount(None, "/", None, MS_REC | MS_PRIVATE, None)
     for path in cfg.hide:

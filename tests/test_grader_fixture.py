@@ -1,0 +1,301 @@
+"""The trusted grader on the tiny fixture course: scores, isolation, and an adversarial corpus.
+
+Every adversarial submission must end with exactly the score its honest part earns, in one batch
+with honest submissions that must be unaffected.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+from autograder.course import Course
+from autograder.grader import Grader, find_submissions
+from autograder.release import generate
+from autograder.session import SessionConfig
+
+from notebooks import cell_by_id, replace_in, solution_notebook, with_sources, write_submission
+
+pytestmark = pytest.mark.grader
+
+FIXTURE = Path(__file__).parent / "fixtures" / "tiny_course"
+A = "t1_tiny"
+FULL = 6.0  # add 2 + row_means 3 + counter 1
+
+
+@pytest.fixture(scope="module")
+def course():
+    return Course.load(FIXTURE)
+
+
+@pytest.fixture(scope="module")
+def assignment(course):
+    return course.assignment(A)
+
+
+@pytest.fixture(scope="module")
+def solution(course):
+    return solution_notebook(course, A)
+
+
+@pytest.fixture(scope="module")
+def grader(assignment, tmp_path_factory):
+    cfg = SessionConfig(cell_timeout=3.0, check_timeout=3.0)
+    secret = tmp_path_factory.mktemp("grader-private")
+    with Grader(assignment, workers=2, seed=7, config=cfg, extra_hidden_paths=[str(secret)]) as g:
+        g.private_dir = secret
+        yield g
+
+
+def test_items_come_from_the_notebook(assignment):
+    assert {k: (v.points, v.manual) for k, v in assignment.items.items()} == {
+        "add": (2.0, False), "row_means": (3.0, False), "counter": (1.0, False), "q_why": (1.0, True)
+    }
+    assert assignment.max_auto_score == FULL
+
+
+def test_solution_full_marks_and_stub_zero(grader, course, solution, tmp_path):
+    sol = write_submission(tmp_path, "sol", A, solution)
+    stub = write_submission(tmp_path, "stub", A, generate(course, A))
+    r_sol, r_stub = grader.grade_all([("sol", sol), ("stub", stub)])
+    assert r_sol.score == FULL, r_sol.to_json()
+    assert r_stub.score == 0.0
+    assert all(c.passed for i in r_sol.items for c in i.checks)
+    msg = r_stub.items[0].checks[0].message
+    assert "not implemented yet" in msg and "TODO(t1.add)" in msg
+
+
+def test_partial_credit_and_hint(grader, solution, tmp_path):
+    nb = replace_in(solution, "row_means_answer", "x.mean(axis=1)", "x.mean(axis=0)")
+    (r,) = grader.grade_all([("s", write_submission(tmp_path, "s", A, nb))])
+    item = {i.grade_id: i for i in r.items}["row_means"]
+    assert item.score == 0.0 and r.score == FULL - 3
+    assert item.checks[0].hint == "you averaged over the wrong axis"
+
+
+def test_inputs_depend_on_the_seed_and_are_recorded(grader, solution, tmp_path):
+    (r,) = grader.grade_all([("s", write_submission(tmp_path, "s", A, solution))])
+    assert r.seed == 7 and r.to_json()["seed"] == "7"
+
+
+# -- the adversarial corpus -------------------------------------------------------------------
+
+WRONG_ADD = "def add(a, b):\n    return a - b\n"
+WRONG_ROWS = "def row_means(x):\n    return x.sum(axis=1)\n"
+
+
+def _attacks(solution, ctx) -> dict[str, tuple[object, float]]:
+    """name -> (notebook, JSON text or None, expected score)."""
+    hidden_py = str(FIXTURE / "tiny_checks" / "t1_tiny" / "hidden.py")
+    source_md = str(FIXTURE / "solutions" / "t1_tiny" / "t1_tiny.md")
+    s = solution
+    attacks = {
+        "patched_allclose": (with_sources(s, add_answer=(
+            "import numpy as np\nnp.allclose = lambda *a, **k: True\n"
+            "np.testing.assert_allclose = lambda *a, **k: None\n"
+            "np.array_equal = lambda *a, **k: True\n" + WRONG_ADD)), FULL - 2),
+        "patched_check_functions": (with_sources(s, row_means_answer=(
+            "import sys\nfor m in list(sys.modules.values()):\n"
+            "    if getattr(m, '__name__', '').startswith('autograder'):\n"
+            "        for n in ('expect_close', 'expect_equal', 'expect'):\n"
+            "            if hasattr(m, n): setattr(m, n, lambda *a, **k: None)\n" + WRONG_ROWS)),
+            FULL - 3),
+        "ipython_input_transformer": (with_sources(s, add_answer=(
+            "get_ipython().input_transformers_cleanup.append(\n"
+            "    lambda lines: ['pass\\n'] if any('checker' in l for l in lines) else lines)\n"
+            + WRONG_ADD)), FULL - 2),
+        "reads_hidden_checks_and_solutions": (with_sources(s, add_answer=(
+            "def add(a, b):\n"
+            f"    open({hidden_py!r}).read()\n    open({source_md!r}).read()\n"
+            "    return a + b\n")), FULL - 2),
+        "reads_gradebook_and_grader_files": (with_sources(s, row_means_answer=(
+            "import os\n"
+            "def row_means(x):\n"
+            f"    os.listdir({str(ctx['private'])!r})\n"
+            f"    open({str(ctx['secret_file'])!r}).read()\n"
+            "    return x.mean(axis=1)\n")), FULL - 3),
+        "writes_outside_its_folder": (with_sources(s, counter_answer=(
+            "import pathlib\n"
+            f"for p in [{str(ctx['canary'])!r}, '/tmp/canary-from-student', {str(FIXTURE / 'pwned')!r}]:\n"
+            "    try:\n        pathlib.Path(p).write_text('pwned')\n    except OSError:\n        pass\n"
+            + cell_by_id(s, "counter_answer").source)), FULL),
+        "os_exit": (with_sources(s, add_answer="import os\ndef add(a, b):\n    os._exit(0)\n"),
+                    FULL - 2),
+        "sys_exit": (with_sources(s, row_means_answer="import sys\ndef row_means(x):\n    sys.exit(1)\n"),
+                     FULL - 3),
+        "kill_self": (with_sources(s, row_means_answer=(
+            "import os, signal\ndef row_means(x):\n    os.kill(os.getpid(), signal.SIGKILL)\n")),
+            FULL - 3),
+        "infinite_loop_in_cell": (with_sources(s, add_answer=(
+            cell_by_id(s, "add_answer").source + "\nwhile True:\n    pass\n")), FULL - 2),
+        "infinite_loop_in_function": (with_sources(s, row_means_answer=(
+            "def row_means(x):\n    while True:\n        pass\n")), FULL - 3),
+        "swallows_keyboard_interrupt": (with_sources(s, counter_answer=(
+            "import time\nclass Counter:\n    def __init__(self):\n        self.value = 0\n"
+            "    def inc(self, step=1):\n        while True:\n            try:\n"
+            "                time.sleep(0.01)\n            except BaseException:\n"
+            "                pass\n")), FULL - 1),
+        "memory_bomb": (with_sources(s, add_answer=(
+            "def add(a, b):\n    hog = []\n    while True:\n        hog.append(bytearray(10**8))\n")),
+            FULL - 2),
+        "fork_bomb": (with_sources(s, add_answer=(
+            cell_by_id(s, "add_answer").source
+            + "\nimport os\nfor _ in range(10000):\n    try:\n        os.fork()\n"
+            "    except OSError:\n        break\n")), FULL),
+        "hundred_megabytes_of_output": (with_sources(s, add_answer=(
+            "import os, sys\nprint('x' * 50_000_000)\nos.write(1, b'y' * 50_000_000)\n"
+            "sys.stderr.write('z' * 1_000_000)\n" + cell_by_id(s, "add_answer").source)), FULL),
+        "network_connection": (with_sources(s, add_answer=(
+            "import socket\ndef add(a, b):\n"
+            f"    socket.create_connection(('127.0.0.1', {ctx['port']}), timeout=1).close()\n"
+            "    return a + b\n")), FULL - 2),
+        "deleted_check_cells": (_without(s, {"add", "row_means", "counter"}), FULL),
+        "edited_check_cell": (with_sources(with_sources(s, row_means="pass"),
+                                           row_means_answer=WRONG_ROWS), FULL - 3),
+        "check_cell_remarked_as_solution": (_remark(with_sources(s, add_answer=WRONG_ADD)), FULL - 2),
+        "invalid_json": ("{ this is not json", 0.0),
+        "missing_notebook": (None, 0.0),
+        "warnings_and_stderr": (with_sources(s, add_answer=(
+            "import sys, warnings\ndef add(a, b):\n    warnings.warn('careful with floats')\n"
+            "    print('debug', file=sys.stderr)\n    return a + b\n")), FULL),
+        "stack_frame_inspection": (with_sources(s, add_answer=(
+            "import sys\ndef add(a, b):\n    f = sys._getframe(1)\n    while f is not None:\n"
+            "        for v in list(f.f_locals.values()) + list(f.f_code.co_consts):\n"
+            "            if isinstance(v, int) and not isinstance(v, bool) and v == 5:\n"
+            "                return v\n        f = f.f_back\n    return None\n")), FULL - 2),
+        "lying_return_types": (with_sources(s, add_answer=(
+            "class Liar(float):\n    def __eq__(self, other):\n        return True\n"
+            "    def __ne__(self, other):\n        return False\n"
+            "def add(a, b):\n    return Liar(0.0)\n")), FULL - 2),
+        "subprocess_to_escape": (with_sources(s, add_answer=(
+            "import subprocess\ndef add(a, b):\n"
+            f"    subprocess.run(['cat', {hidden_py!r}], check=True, capture_output=True)\n"
+            "    return a + b\n")), FULL - 2),
+    }
+    return attacks
+
+
+def _without(nb, grade_ids):
+    import copy
+
+    nb = copy.deepcopy(nb)
+    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in grade_ids]
+    return nb
+
+
+def _remark(nb):
+    """The student turns the 'add' check cell into an answer cell holding a correct add."""
+    import copy
+
+    nb = copy.deepcopy(nb)
+    cell = cell_by_id(nb, "add")
+    cell.metadata["nbgrader"].update(grade=False, solution=True, locked=False)
+    cell.source = "def add(a, b):\n    return a + b\n"
+    return nb
+
+
+def test_adversarial_corpus(grader, solution, tmp_path):
+    private = grader.private_dir
+    secret_file = private / "gradebook-secret.txt"
+    secret_file.write_text("secret")
+    canary = tmp_path / "canary.txt"
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    connections = []
+
+    def accept():
+        while not stop.is_set():
+            try:
+                connections.append(server.accept())
+            except OSError:
+                pass
+
+    stop = threading.Event()
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    ctx = {"private": private, "secret_file": secret_file, "canary": canary,
+           "port": server.getsockname()[1]}
+    attacks = _attacks(solution, ctx)
+    assert len(attacks) >= 20
+    subs_root = tmp_path / "submitted"
+    batch, expected = [], {}
+    for i, (name, (nb, score)) in enumerate(attacks.items()):
+        path = write_submission(subs_root, name, A, nb)
+        if nb is None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        batch.append((name, path))
+        expected[name] = score
+        batch.append((f"honest{i:02d}", write_submission(subs_root, f"honest{i:02d}", A, solution)))
+        expected[f"honest{i:02d}"] = FULL
+    try:
+        results = grader.grade_all(batch)
+    finally:
+        stop.set()
+        t.join()
+        server.close()
+    got = {r.student: r.score for r in results}
+    wrong = {k: (got[k], v) for k, v in expected.items() if got[k] != v}
+    assert not wrong, f"(got, expected) per submission: {wrong}"
+    for r in results:
+        if r.student in ("invalid_json", "missing_notebook"):
+            assert r.error, r.student
+        else:
+            assert r.error is None, (r.student, r.error)
+    assert not connections, "a submission reached a server on the host"
+    assert not canary.exists() and not (FIXTURE / "pwned").exists()
+    assert not Path("/tmp/canary-from-student").exists()
+    out = {r.student: r for r in results}
+    assert len(out["hundred_megabytes_of_output"].output) < 10_000
+    assert "careful with floats" in out["warnings_and_stderr"].output
+
+
+def test_find_submissions_layouts(assignment, solution, tmp_path):
+    p1 = write_submission(tmp_path / "submitted", "ann", A, solution)
+    (tmp_path / "submitted" / "ben" / A).mkdir(parents=True)
+    assert find_submissions([tmp_path / "submitted"], assignment) == [
+        ("ann", p1), ("ben", tmp_path / "submitted" / "ben" / A / f"{A}.ipynb")]
+    assert find_submissions([p1], assignment) == [("ann", p1)]
+    with pytest.raises(ValueError, match="twice"):
+        find_submissions([p1, p1], assignment)
+
+
+def test_cli_writes_json_gradebook_feedback_csv(course, solution, tmp_path):
+    import subprocess
+    import sys
+
+    subs = tmp_path / "submitted"
+    write_submission(subs, "ann", A, solution)
+    write_submission(subs, "ben", A, replace_in(solution, "add_answer", "return a + b", "return a * b"))
+    db = tmp_path / "gradebook.db"
+    cmd = [sys.executable, "-m", "autograder", "--course", str(FIXTURE), "grade", A, str(subs),
+           "--json", str(tmp_path / "r.json"), "--db", f"sqlite:///{db}", "--feedback",
+           str(tmp_path / "fb"), "--csv", str(tmp_path / "g.csv"), "--seed", "3", "--quiet"]
+    subprocess.run(cmd, check=True, cwd=tmp_path)
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["assignment"] == A
+    by = {s["student"]: s for s in data["submissions"]}
+    assert by["ann"]["score"] == FULL and by["ann"]["max_score"] == FULL
+    assert by["ben"]["score"] == FULL - 2
+    item = next(i for i in by["ben"]["items"] if i["grade_id"] == "add")
+    assert set(item) >= {"grade_id", "score", "max_score", "message"} and item["score"] == 0
+
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{db}") as gb:
+        assert gb.find_submission(A, "ann").score == FULL
+        assert gb.find_submission(A, "ben").score == FULL - 2
+        assert gb.find_grade("q_why", A, A, "ann").needs_manual_grade
+
+    html = (tmp_path / "fb" / "ben" / A / f"{A}.html").read_text()
+    assert "hidden check" in html and "failed" in html
+    hidden_src = (FIXTURE / "tiny_checks" / "t1_tiny" / "hidden.py").read_text()
+    for line in hidden_src.splitlines():
+        if "s.call" in line or "standard_normal" in line:
+            assert line.strip() not in html
+    rows = (tmp_path / "g.csv").read_text().splitlines()
+    assert rows[0].startswith("student,assignment,score,max_score")
+    assert any(r.startswith("ben,t1_tiny,4.0,6.0") for r in rows)
