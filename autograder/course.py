@@ -129,6 +129,7 @@ class Course:
         """The checks of an assignment without reading its source (what a student's kernel has)."""
         self.activate()
         prefix = f"{self.checks_package}.{assignment}"
+        importlib.import_module(f"{prefix}.probes")  # registers the probes the checks use
         found = collect_checks(importlib.import_module(f"{prefix}.public"), False)
         if hidden:
             found += collect_checks(importlib.import_module(f"{prefix}.hidden"), True)

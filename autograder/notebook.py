@@ -33,7 +33,7 @@ class Checker:
 
         return Course.load(self.course_root).checks(self.assignment_name, hidden)
 
-    def check(self, item: str, hidden: bool = False, quiet: bool = False) -> bool:
+    def check(self, item: str, hidden: bool = False, quiet: bool = False) -> None:
         """Run the checks of ``item`` (public ones; hidden too with ``hidden=True``)."""
         checks = [c for c in self._checks(hidden) if c.item == item]
         if hidden:
@@ -65,4 +65,4 @@ class Checker:
             )
         if not quiet:
             print(f"All {len(checks)} checks of {item!r} passed.")
-        return True
+        # Returns None on purpose: nbgrader would read a returned value as partial credit.

@@ -1,0 +1,123 @@
+"""Every real assignment, graded by the trusted grader: the solution gets full marks, the released
+stub gets zero, every mutant loses points on its item, every alternative gets full marks, and the
+released notebook is up to date and leak-free."""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+from pathlib import Path
+
+import pytest
+from mutation import CORPUS, load_corpus
+from notebooks import cell_by_id, replace_in, solution_notebook, write_submission
+
+from autograder.course import Course
+from autograder.grader import Grader
+from autograder.leaks import find_leaks
+from autograder.release import generate
+from autograder.session import SessionConfig
+
+pytestmark = [pytest.mark.grader, pytest.mark.slow]
+
+COURSE = Course.load()
+NAMES = COURSE.names()
+
+
+def _cases():
+    out = []
+    for name in NAMES:
+        mutants, alts = load_corpus(name)
+        out += [pytest.param(name, "mutant", m, id=f"{name}-mutant-{m.item}-{m.name}") for m in mutants]
+        out += [pytest.param(name, "alt", a, id=f"{name}-alt-{a.item}-{a.name}") for a in alts]
+    return out
+
+
+@functools.cache
+def graded(name: str) -> dict:
+    """Grade solution, stub, mutants and alternatives of one assignment in a single batch."""
+    a = COURSE.assignment(name)
+    sol = solution_notebook(COURSE, name)
+    mutants, alts = load_corpus(name)
+    root = Path(tempfile.mkdtemp(prefix=f"grade-{name}-"))
+    batch = [("solution", write_submission(root, "solution", name, sol)),
+             ("stub", write_submission(root, "stub", name, generate(COURSE, name)))]
+    for i, m in enumerate(mutants):
+        batch.append((f"m{i}", write_submission(root, f"m{i}", name, replace_in(sol, m.cell, m.old, m.new))))
+    for i, alt in enumerate(alts):
+        nb = solution_notebook(COURSE, name)
+        cell_by_id(nb, alt.cell).source = alt.source
+        batch.append((f"a{i}", write_submission(root, f"a{i}", name, nb)))
+    with Grader(a, workers=2, seed=12345, config=SessionConfig(cell_timeout=60)) as g:
+        results = g.grade_all(batch)
+    by = {r.student: r for r in results}
+    return {"assignment": a, "solution": by["solution"], "stub": by["stub"],
+            "mutants": {m: by[f"m{i}"] for i, m in enumerate(mutants)},
+            "alts": {x: by[f"a{i}"] for i, x in enumerate(alts)}}
+
+
+def _item(result, item):
+    return next(i for i in result.items if i.grade_id == item)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_solution_full_marks(name):
+    r = graded(name)["solution"]
+    lost = {i.grade_id: i.message for i in r.items if not i.manual and i.score != i.max_score}
+    assert not lost and r.error is None and r.score == r.max_score, lost
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_stub_scores_zero(name):
+    r = graded(name)["stub"]
+    assert r.score == 0.0, {i.grade_id: i.score for i in r.items}
+    for item in r.items:
+        for c in item.checks:
+            assert "not implemented yet" in c.message or "TODO(" in c.message or c.message, c
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_corpus_covers_every_item(name):
+    a = COURSE.assignment(name)
+    mutants, alts = load_corpus(name)
+    for gid, item in a.items.items():
+        if item.manual:
+            continue
+        assert sum(m.item == gid for m in mutants) >= 3, f"{gid}: fewer than 3 mutants"
+        assert any(x.item == gid for x in alts), f"{gid}: no alternative implementation"
+    for gid in {m.item for m in mutants} | {x.item for x in alts}:
+        assert gid in a.items, f"corpus names unknown item {gid}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_item_has_public_and_hidden_checks(name):
+    a = COURSE.assignment(name)
+    checks = a.checks(hidden=True)
+    for gid, item in a.items.items():
+        if not item.manual:
+            assert any(c.item == gid and not c.hidden for c in checks), f"{gid}: no public check"
+            assert any(c.item == gid and c.hidden for c in checks), f"{gid}: no hidden check"
+
+
+@pytest.mark.parametrize(("name", "kind", "case"), _cases())
+def test_corpus(name, kind, case):
+    g = graded(name)
+    if kind == "mutant":
+        item = _item(g["mutants"][case], case.item)
+        assert item.score < item.max_score, f"mutant '{case.name}' of {case.item} was not caught"
+    else:
+        r = g["alts"][case]
+        lost = {i.grade_id: i.message for i in r.items if not i.manual and i.score != i.max_score}
+        assert not lost, f"alternative '{case.name}' lost points: {lost}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_release_is_up_to_date_and_leak_free(name):
+    path = COURSE.root / "assignments" / name / f"{name}.ipynb"
+    assert path.exists(), f"run `python -m autograder release {name}`"
+    assert path.read_text() == generate(COURSE, name), f"stale: run `python -m autograder release {name}`"
+    assert not find_leaks([path], COURSE.root / "solutions")
+
+
+def test_corpus_files_match_assignments():
+    assert sorted(p.stem for p in CORPUS.glob("*.py")) == NAMES
