@@ -36,6 +36,7 @@ class CheckResult:
     message: str = ""
     hint: str | None = None
     seconds: float = 0.0
+    timed_out: bool = False
 
 
 @dataclass
@@ -247,8 +248,15 @@ class Grader:
                 ]
 
     def _grade_item(self, item: ItemResult, session: Session, student: str) -> None:
+        timed_out = False
         for chk in self.checks.get(item.grade_id, []):
-            item.checks.append(self._run_check(chk, session, student))
+            if timed_out:  # one hang per item is enough evidence; don't pay the timeout again
+                item.checks.append(CheckResult(chk.title, chk.hidden, chk.weight, False,
+                                               "not run: an earlier check of this item timed out"))
+                continue
+            res = self._run_check(chk, session, student)
+            timed_out = res.timed_out
+            item.checks.append(res)
         total = sum(c.weight for c in item.checks)
         passed = sum(c.weight for c in item.checks if c.passed)
         item.score = round(item.max_score * passed / total, 4) if total else 0.0
@@ -264,6 +272,7 @@ class Grader:
             res.passed = True
         except WorkerLost as err:
             res.message = f"your code stopped the worker: {err}"
+            res.timed_out = err.timed_out
         except CheckFailure as err:
             res.message, res.hint = err.message, err.hint
         except Exception as err:  # noqa: BLE001 -- the output broke the check: it is wrong output

@@ -26,6 +26,10 @@ from .student import Student
 class WorkerLost(CheckFailure):
     """The worker died or stopped answering; the session must be restarted."""
 
+    def __init__(self, message: str, timed_out: bool = False):
+        super().__init__(message)
+        self.timed_out = timed_out
+
 
 class SandboxError(RuntimeError):
     """The sandbox could not be set up: a problem of the grading machine, not of a submission."""
@@ -209,7 +213,8 @@ class Session:
             reply, out = self.worker.request(header, blobs, timeout)
         except TimeoutError:
             self.discard()
-            raise WorkerLost(f"did not finish within the time limit ({timeout:.3g} s left)") from None
+            raise WorkerLost(f"did not finish within the time limit ({timeout:.3g} s left)",
+                             timed_out=True) from None
         except (OSError, EOFError, wire.WireError) as err:
             self.discard()
             raise WorkerLost(f"the worker stopped: {_describe_loss(err)}") from None
@@ -249,5 +254,5 @@ class RemoteStudent(Student):
     def _roundtrip(self, header, blobs, timeout):
         left = self.deadline - time.monotonic()
         if left <= 0:
-            raise WorkerLost("the check ran out of time")
+            raise WorkerLost("the check ran out of time", timed_out=True)
         return self.session.request(header, blobs, left)
