@@ -194,7 +194,9 @@ def _expect_shape(a: np.ndarray, e: np.ndarray, what: str, hint: str | None = No
 def _match_mistake(a: np.ndarray, mistakes, rtol: float, atol: float) -> str | None:
     for description, output in (mistakes or {}).items():
         m = np.asarray(output, dtype=np.float64)
-        if m.shape == a.shape and np.allclose(a, m, rtol=max(rtol, 1e-6), atol=atol, equal_nan=True):
+        if m.shape == a.shape and np.allclose(
+            a, m, rtol=max(rtol, 1e-6), atol=atol, equal_nan=True
+        ):
             return description
     return None
 

@@ -24,16 +24,25 @@ def main(argv: list[str] | None = None) -> int:
 
     gr = sub.add_parser("grade", help="grade submissions in isolated workers")
     gr.add_argument("assignment")
-    gr.add_argument("paths", nargs="+", metavar="PATH",
-                    help="a notebook, or a folder laid out as submitted/<student>/<assignment>/")
+    gr.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="a notebook, or a folder laid out as submitted/<student>/<assignment>/",
+    )
     gr.add_argument("--workers", type=int, default=2)
     gr.add_argument("--json", type=Path, help="write every result as JSON")
-    gr.add_argument("--db", default="sqlite:///gradebook.db",
-                    help="nbgrader gradebook (SQLAlchemy URL; default sqlite:///gradebook.db)")
+    gr.add_argument(
+        "--db",
+        default="sqlite:///gradebook.db",
+        help="nbgrader gradebook (SQLAlchemy URL; default sqlite:///gradebook.db)",
+    )
     gr.add_argument("--no-db", action="store_true", help="do not write a gradebook")
     gr.add_argument("--feedback", type=Path, help="write feedback HTML under this folder")
     gr.add_argument("--csv", type=Path, help="write a grades CSV")
-    gr.add_argument("--seed", type=int, help="seed of the hidden inputs (default: random, recorded)")
+    gr.add_argument(
+        "--seed", type=int, help="seed of the hidden inputs (default: random, recorded)"
+    )
     gr.add_argument("--timeout", type=float, default=None, help="seconds per cell (default 20)")
     gr.add_argument("--quiet", action="store_true", help="no progress bar or table")
     args = parser.parse_args(argv)
@@ -55,7 +64,9 @@ def _release(course: Course, args) -> int:
         if not fresh:
             stale.append(name)
     if args.check and stale:
-        print(f"run `python -m autograder release {' '.join(stale)}` to regenerate", file=sys.stderr)
+        print(
+            f"run `python -m autograder release {' '.join(stale)}` to regenerate", file=sys.stderr
+        )
         return 1
     return 0
 
@@ -77,10 +88,11 @@ def _grade(course: Course, args) -> int:
     private = [str(Path(p).resolve()) for p in args.paths]
     private += [str(p.resolve()) for p in (args.json, args.csv, args.feedback) if p]
     if not args.no_db and args.db.startswith("sqlite:///"):
-        private.append(str(Path(args.db[len("sqlite:///"):]).resolve()))
+        private.append(str(Path(args.db[len("sqlite:///") :]).resolve()))
     t0 = time.monotonic()
-    with Grader(assignment, workers=args.workers, seed=args.seed, config=cfg,
-                extra_hidden_paths=private) as grader:
+    with Grader(
+        assignment, workers=args.workers, seed=args.seed, config=cfg, extra_hidden_paths=private
+    ) as grader:
         bar = None
         if not args.quiet:
             from tqdm import tqdm
@@ -93,12 +105,17 @@ def _grade(course: Course, args) -> int:
         seed = grader.seed
     elapsed = time.monotonic() - t0
     if args.json:
-        args.json.write_text(json.dumps({
-            "assignment": assignment.name,
-            "seed": str(seed),
-            "sandbox": mode,
-            "submissions": [r.to_json() for r in results],
-        }, indent=1))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "assignment": assignment.name,
+                    "seed": str(seed),
+                    "sandbox": mode,
+                    "submissions": [r.to_json() for r in results],
+                },
+                indent=1,
+            )
+        )
     if not args.no_db:
         from .gradebook import write_gradebook
 
@@ -113,22 +130,28 @@ def _grade(course: Course, args) -> int:
 
 
 def summary_table(assignment, results, elapsed: float, mode: str) -> str:
-    lines = [f"{assignment.name}: {len(results)} submissions in {elapsed:.1f} s "
-             f"({len(results) / max(elapsed, 1e-9):.1f}/s), sandbox: {mode}"]
+    lines = [
+        f"{assignment.name}: {len(results)} submissions in {elapsed:.1f} s "
+        f"({len(results) / max(elapsed, 1e-9):.1f}/s), sandbox: {mode}"
+    ]
     if len(results) <= 40:
         lines.append(f"{'student':<24} {'score':>12}  note")
         for r in results:
             note = r.error or ("; ".join(r.notes)[:60] if r.notes else "")
             lines.append(f"{r.student[:24]:<24} {r.score:>6g} / {r.max_score:<4g}  {note}")
     scores = [r.score for r in results]
-    lines.append(f"mean {statistics.mean(scores):.2f}, median {statistics.median(scores):g}, "
-                 f"max possible {assignment.max_auto_score:g}; not graded: "
-                 f"{sum(1 for r in results if r.error)}")
+    lines.append(
+        f"mean {statistics.mean(scores):.2f}, median {statistics.median(scores):g}, "
+        f"max possible {assignment.max_auto_score:g}; not graded: "
+        f"{sum(1 for r in results if r.error)}"
+    )
     lines.append(f"{'item':<24} {'points':>6} {'full marks':>11}")
     for gid, item in assignment.items.items():
         if item.manual:
             lines.append(f"{gid:<24} {item.points:>6g} {'by hand':>11}")
             continue
-        full = sum(1 for r in results for i in r.items if i.grade_id == gid and i.score == i.max_score)
+        full = sum(
+            1 for r in results for i in r.items if i.grade_id == gid and i.score == i.max_score
+        )
         lines.append(f"{gid:<24} {item.points:>6g} {full / len(results):>10.0%}")
     return "\n".join(lines)

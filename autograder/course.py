@@ -97,7 +97,9 @@ class Assignment:
         found = self.course.checks(self.name, hidden)
         unknown = {c.item for c in found} - set(self.items)
         if unknown:
-            raise ValueError(f"{self.name}: checks for items not in the notebook: {sorted(unknown)}")
+            raise ValueError(
+                f"{self.name}: checks for items not in the notebook: {sorted(unknown)}"
+            )
         return found
 
 
@@ -136,8 +138,11 @@ class Course:
         return found
 
     def names(self) -> list[str]:
-        return sorted(p.parent.name for p in (self.root / "solutions").glob("*/*.md")
-                      if p.stem == p.parent.name)
+        return sorted(
+            p.parent.name
+            for p in (self.root / "solutions").glob("*/*.md")
+            if p.stem == p.parent.name
+        )
 
     def assignment(self, name: str) -> Assignment:
         import jupytext
@@ -164,7 +169,15 @@ class Course:
 
     def secret_paths(self) -> list[str]:
         """What a worker must never see of the course itself."""
-        paths = [self.root / "solutions", self.root / "autograder", self.root / "tests",
-                 self.root / ".git", REPO_ROOT / "autograder", REPO_ROOT / "solutions",
-                 REPO_ROOT / "tests", REPO_ROOT / ".git", *map(Path, self.python_path)]
+        paths = [
+            self.root / "solutions",
+            self.root / "autograder",
+            self.root / "tests",
+            self.root / ".git",
+            REPO_ROOT / "autograder",
+            REPO_ROOT / "solutions",
+            REPO_ROOT / "tests",
+            REPO_ROOT / ".git",
+            *map(Path, self.python_path),
+        ]
         return sorted({str(p) for p in paths if p.exists()})

@@ -25,7 +25,20 @@ PROBES: dict[str, Callable[..., Any]] = {}
 
 BINARY_OPS = {
     name: getattr(operator, name)
-    for name in ("add", "sub", "mul", "truediv", "pow", "matmul", "lt", "le", "eq", "ne", "gt", "ge")
+    for name in (
+        "add",
+        "sub",
+        "mul",
+        "truediv",
+        "pow",
+        "matmul",
+        "lt",
+        "le",
+        "eq",
+        "ne",
+        "gt",
+        "ge",
+    )
 }
 UNARY_OPS = {"neg": operator.neg, "pos": operator.pos, "abs": operator.abs}
 
@@ -62,7 +75,9 @@ class Endpoint:
         """Answer one request; student exceptions become ``{"ok": False, "error": ...}``."""
         try:
             args = wire.decode(header.get("args", []), blobs, resolve=self.resolve)
-            kwargs = wire.decode(header.get("kwargs", {"$strdict": {}}), blobs, resolve=self.resolve)
+            kwargs = wire.decode(
+                header.get("kwargs", {"$strdict": {}}), blobs, resolve=self.resolve
+            )
             target = wire.decode(header.get("target"), blobs, resolve=self.resolve)
         except (wire.WireError, LookupError, ValueError) as err:
             return {"ok": False, "error": _error_dict(err, internal=True)}, []

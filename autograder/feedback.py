@@ -32,7 +32,11 @@ def feedback_html(assignment: Assignment, r: SubmissionResult) -> str:
         if item.manual:
             rows.append("<tr><td colspan=2>Written answer: the instructor grades it.</td></tr>")
         for c in item.checks:
-            mark = '<span class="pass">passed</span>' if c.passed else '<span class="fail">failed</span>'
+            mark = (
+                '<span class="pass">passed</span>'
+                if c.passed
+                else '<span class="fail">failed</span>'
+            )
             kind = " (hidden check)" if c.hidden else ""
             detail = "" if c.passed else f"<br>{e(c.message)}"
             if c.hint and not c.passed:
@@ -55,10 +59,17 @@ seen. Warnings and printed output never cost points.</small></p>
 """
 
 
-def write_feedback(directory: Path, assignment: Assignment, results: list[SubmissionResult]) -> None:
+def write_feedback(
+    directory: Path, assignment: Assignment, results: list[SubmissionResult]
+) -> None:
     """nbgrader's layout: ``<dir>/<student>/<assignment>/<notebook>.html``."""
     for r in results:
-        out = Path(directory) / _safe(r.student) / assignment.name / f"{assignment.notebook_name}.html"
+        out = (
+            Path(directory)
+            / _safe(r.student)
+            / assignment.name
+            / f"{assignment.notebook_name}.html"
+        )
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(feedback_html(assignment, r), encoding="utf-8")
 
@@ -67,13 +78,18 @@ def write_csv(path: Path, assignment: Assignment, results: list[SubmissionResult
     items = list(assignment.items.values())
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["student", "assignment", "score", "max_score", "error"]
-                   + [i.grade_id for i in items])
+        w.writerow(
+            ["student", "assignment", "score", "max_score", "error"] + [i.grade_id for i in items]
+        )
         for r in results:
             by_id = {i.grade_id: i for i in r.items}
-            w.writerow([_cell(r.student), assignment.name, r.score, r.max_score, _cell(r.error or "")]
-                       + ["" if by_id[i.grade_id].score is None else by_id[i.grade_id].score
-                          for i in items])
+            w.writerow(
+                [_cell(r.student), assignment.name, r.score, r.max_score, _cell(r.error or "")]
+                + [
+                    "" if by_id[i.grade_id].score is None else by_id[i.grade_id].score
+                    for i in items
+                ]
+            )
 
 
 def _cell(text: str) -> str:

@@ -31,7 +31,10 @@ def write_gradebook(db_url: str, assignment: Assignment, results: list[Submissio
         for cell in assignment.cells:
             if cell.kind in ("check", "manual") and cell.grade_id:
                 gb.update_or_create_grade_cell(
-                    cell.grade_id, nb_name, name, max_score=cell.points,
+                    cell.grade_id,
+                    nb_name,
+                    name,
+                    max_score=cell.points,
                     cell_type="markdown" if cell.kind == "manual" else "code",
                 )
             if cell.kind in ("answer", "manual") and cell.grade_id:

@@ -56,7 +56,8 @@ class ItemResult:
             return "all checks passed"
         first = failed[0]
         text = f"{len(failed)} of {len(self.checks)} checks failed. " + (
-            f"Hidden check '{first.title}': {first.message}" if first.hidden
+            f"Hidden check '{first.title}': {first.message}"
+            if first.hidden
             else f"'{first.title}': {first.message}"
         )
         return text + (f" Hint: {first.hint}" if first.hint else "")
@@ -174,7 +175,9 @@ class Grader:
         self.zygote.close()
 
     # --------------------------------------------------------------------------------------
-    def grade_all(self, submissions: list[tuple[str, Path]], progress=None) -> list[SubmissionResult]:
+    def grade_all(
+        self, submissions: list[tuple[str, Path]], progress=None
+    ) -> list[SubmissionResult]:
         """Grade in parallel; results come back in the order of ``submissions``."""
         results: list[SubmissionResult | None] = [None] * len(submissions)
 
@@ -198,8 +201,9 @@ class Grader:
     def grade(self, student: str, path: Path, slot: int = 0) -> SubmissionResult:
         start = time.monotonic()
         items = self._empty_items()
-        result = SubmissionResult(student, str(path), 0.0, self.assignment.max_auto_score, items,
-                                  seed=self.seed)
+        result = SubmissionResult(
+            student, str(path), 0.0, self.assignment.max_auto_score, items, seed=self.seed
+        )
         try:
             program = build_program(Path(path), self.assignment)
         except SubmissionError as err:
@@ -251,8 +255,15 @@ class Grader:
         timed_out = False
         for chk in self.checks.get(item.grade_id, []):
             if timed_out:  # one hang per item is enough evidence; don't pay the timeout again
-                item.checks.append(CheckResult(chk.title, chk.hidden, chk.weight, False,
-                                               "not run: an earlier check of this item timed out"))
+                item.checks.append(
+                    CheckResult(
+                        chk.title,
+                        chk.hidden,
+                        chk.weight,
+                        False,
+                        "not run: an earlier check of this item timed out",
+                    )
+                )
                 continue
             res = self._run_check(chk, session, student)
             timed_out = res.timed_out

@@ -61,7 +61,8 @@ class Checker:
                     print("       " + why.replace("\n", "\n       "))
         if failures:
             raise AssertionError(
-                f"{len(failures)} of {len(checks)} checks of {item!r} failed: " + "; ".join(failures)
+                f"{len(failures)} of {len(checks)} checks of {item!r} failed: "
+                + "; ".join(failures)
             )
         if not quiet:
             print(f"All {len(checks)} checks of {item!r} passed.")

@@ -55,7 +55,11 @@ def source_notebook(path: Path) -> nbformat.NotebookNode:
 
     nb = jupytext.read(path)
     nb.metadata.pop("jupytext", None)
-    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nb.metadata["kernelspec"] = {
+        "display_name": "Python 3",
+        "language": "python",
+        "name": "python3",
+    }
     nb.metadata["language_info"] = {"name": "python"}
     return nb
 
@@ -70,11 +74,16 @@ def generate(course: Course, name: str) -> str:
         (root / "nbgrader_config.py").write_text(NBGRADER_CONFIG.format(root=tmp, stub=STUB))
         proc = subprocess.run(
             [sys.executable, "-m", "nbgrader", "generate_assignment", name, "--create", "--force"],
-            cwd=root, capture_output=True, text=True, env=tool_env(),
+            cwd=root,
+            capture_output=True,
+            text=True,
+            env=tool_env(),
         )
         out = root / "release" / name / f"{name}.ipynb"
         if proc.returncode != 0 or not out.exists():
-            raise ReleaseError(f"nbgrader generate_assignment failed for {name}:\n{proc.stdout}{proc.stderr}")
+            raise ReleaseError(
+                f"nbgrader generate_assignment failed for {name}:\n{proc.stdout}{proc.stderr}"
+            )
         nb = nbformat.read(out, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code":
@@ -101,7 +110,9 @@ def _name_stubs(source: str, name: str) -> str:
             task = m.group(1)
         if line.strip() == STUB:
             if task is None:
-                raise ReleaseError(f"{name}: a solution region has no '# TODO(task): ...' line above it")
+                raise ReleaseError(
+                    f"{name}: a solution region has no '# TODO(task): ...' line above it"
+                )
             indent = line[: len(line) - len(line.lstrip())]
             lines[i] = f'{indent}raise NotImplementedError("TODO({task})")'
             task = None
@@ -125,5 +136,6 @@ def release(course: Course, name: str, check: bool = False) -> tuple[Path, bool]
 def student_text(path: Path) -> str:
     """Everything a student can read in a released notebook (for leak checks)."""
     nb = json.loads(path.read_text())
-    return "\n".join("".join(c["source"]) if isinstance(c["source"], list) else c["source"]
-                     for c in nb["cells"])
+    return "\n".join(
+        "".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in nb["cells"]
+    )

@@ -50,8 +50,19 @@ MS_PRIVATE = 1 << 18
 PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
 
-SAFE_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "MPLBACKEND", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-            "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "PYTHONHASHSEED")
+SAFE_ENV = (
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "MPLBACKEND",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+    "PYTHONHASHSEED",
+)
 
 
 @dataclass
@@ -67,7 +78,9 @@ class Limits:
 @dataclass
 class SandboxConfig:
     limits: Limits = field(default_factory=Limits)
-    hide: list[str] = field(default_factory=list)  # paths to cover (dirs with tmpfs, files with /dev/null)
+    hide: list[str] = field(
+        default_factory=list
+    )  # paths to cover (dirs with tmpfs, files with /dev/null)
     uid: int = 0  # unprivileged uid to run as (when the grader is root); 0 = choose
     isolate: bool = True  # False: rlimits only (for debugging the grader itself)
 
@@ -212,8 +225,17 @@ def _expose_python(root: bool) -> None:
     """
     if not root:
         return  # in a user namespace the worker keeps the grader's own uid and permissions
-    needed = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
-                                             os.path.dirname(sys.executable), *sys.path) if p}
+    needed = {
+        os.path.realpath(p)
+        for p in (
+            sys.prefix,
+            sys.base_prefix,
+            sys.exec_prefix,
+            os.path.dirname(sys.executable),
+            *sys.path,
+        )
+        if p
+    }
     needed = {p for p in needed if os.path.isdir(p)}
     closed: dict[str, list[str]] = {}
     for path in sorted(needed):

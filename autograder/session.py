@@ -213,8 +213,9 @@ class Session:
             reply, out = self.worker.request(header, blobs, timeout)
         except TimeoutError:
             self.discard()
-            raise WorkerLost(f"did not finish within the time limit ({timeout:.3g} s left)",
-                             timed_out=True) from None
+            raise WorkerLost(
+                f"did not finish within the time limit ({timeout:.3g} s left)", timed_out=True
+            ) from None
         except (OSError, EOFError, wire.WireError) as err:
             self.discard()
             raise WorkerLost(f"the worker stopped: {_describe_loss(err)}") from None

@@ -44,12 +44,16 @@ class StudentError(CheckFailure):
 class Student:
     """Base class: subclasses provide :meth:`_roundtrip` (one request, one reply)."""
 
-    def _roundtrip(self, header: dict, blobs: list[bytes], timeout: float | None) -> tuple[dict, list[bytes]]:
+    def _roundtrip(
+        self, header: dict, blobs: list[bytes], timeout: float | None
+    ) -> tuple[dict, list[bytes]]:
         raise NotImplementedError
 
     deadline_budget: float | None = None  # seconds left for the current check (grader side)
 
-    def _request(self, what: str, op: str, target: Any = None, args=(), kwargs=None, **extra) -> Any:
+    def _request(
+        self, what: str, op: str, target: Any = None, args=(), kwargs=None, **extra
+    ) -> Any:
         enc = wire.Encoder()
         header = {
             "op": op,
@@ -89,7 +93,9 @@ class Student:
 
     def probe(self, name: str, *args, **kwargs) -> Any:
         """Run a registered probe beside the student's code; it returns plain data."""
-        return self._request(f"probe {name}", "probe", None, _unwrap(args), _unwrap(kwargs), name=name)
+        return self._request(
+            f"probe {name}", "probe", None, _unwrap(args), _unwrap(kwargs), name=name
+        )
 
 
 class Remote:
@@ -108,7 +114,9 @@ class Remote:
         return self._s._request(f"{self._what}.{name}", "getattr", self._h, name=name)
 
     def __call__(self, *args, **kwargs) -> Any:
-        return self._s._request(f"{self._what}(...)", "call", self._h, _unwrap(args), _unwrap(kwargs))
+        return self._s._request(
+            f"{self._what}(...)", "call", self._h, _unwrap(args), _unwrap(kwargs)
+        )
 
     def __repr__(self) -> str:
         return f"<remote {self._what}>"
@@ -116,17 +124,38 @@ class Remote:
     def _binop(self, name: str, a: Any, b: Any) -> Any:
         return self._s._request(f"{self._what} {name}", "binop", None, _unwrap((a, b)), name=name)
 
-    def __add__(self, o): return self._binop("add", self, o)  # noqa: E704
-    def __radd__(self, o): return self._binop("add", o, self)  # noqa: E704
-    def __sub__(self, o): return self._binop("sub", self, o)  # noqa: E704
-    def __rsub__(self, o): return self._binop("sub", o, self)  # noqa: E704
-    def __mul__(self, o): return self._binop("mul", self, o)  # noqa: E704
-    def __rmul__(self, o): return self._binop("mul", o, self)  # noqa: E704
-    def __truediv__(self, o): return self._binop("truediv", self, o)  # noqa: E704
-    def __rtruediv__(self, o): return self._binop("truediv", o, self)  # noqa: E704
-    def __pow__(self, o): return self._binop("pow", self, o)  # noqa: E704
-    def __rpow__(self, o): return self._binop("pow", o, self)  # noqa: E704
-    def __matmul__(self, o): return self._binop("matmul", self, o)  # noqa: E704
+    def __add__(self, o):
+        return self._binop("add", self, o)  # noqa: E704
+
+    def __radd__(self, o):
+        return self._binop("add", o, self)  # noqa: E704
+
+    def __sub__(self, o):
+        return self._binop("sub", self, o)  # noqa: E704
+
+    def __rsub__(self, o):
+        return self._binop("sub", o, self)  # noqa: E704
+
+    def __mul__(self, o):
+        return self._binop("mul", self, o)  # noqa: E704
+
+    def __rmul__(self, o):
+        return self._binop("mul", o, self)  # noqa: E704
+
+    def __truediv__(self, o):
+        return self._binop("truediv", self, o)  # noqa: E704
+
+    def __rtruediv__(self, o):
+        return self._binop("truediv", o, self)  # noqa: E704
+
+    def __pow__(self, o):
+        return self._binop("pow", self, o)  # noqa: E704
+
+    def __rpow__(self, o):
+        return self._binop("pow", o, self)  # noqa: E704
+
+    def __matmul__(self, o):
+        return self._binop("matmul", self, o)  # noqa: E704
 
     def __neg__(self):
         return self._s._request(f"-{self._what}", "unop", None, _unwrap((self,)), name="neg")

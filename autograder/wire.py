@@ -78,7 +78,11 @@ class Encoder:
         if isinstance(x, dict):
             if all(type(k) is str for k in x):
                 return {"$strdict": {k: self.encode(v, depth + 1) for k, v in x.items()}}
-            return {"$dict": [[self.encode(k, depth + 1), self.encode(v, depth + 1)] for k, v in x.items()]}
+            return {
+                "$dict": [
+                    [self.encode(k, depth + 1), self.encode(v, depth + 1)] for k, v in x.items()
+                ]
+            }
         if self.keep is None:
             raise WireError(f"cannot send a {type(x).__name__} by value")
         return {"$handle": self.keep(x)}
@@ -103,7 +107,7 @@ def decode(tree: Any, blobs: list[bytes], resolve=None, as_tensor=None) -> Any:
             return x
         if len(x) != 1:
             raise WireError("malformed value")
-        (tag, v), = x.items()
+        ((tag, v),) = x.items()
         if tag == "$int":
             return int(v)
         if tag == "$float":
@@ -145,6 +149,7 @@ def _tensor_from_numpy(a: np.ndarray):
 
 
 # -- framing ---------------------------------------------------------------------------------
+
 
 def send(sock: socket.socket, header: dict, blobs: list[bytes] = ()) -> None:
     head = json.dumps(header, allow_nan=False).encode()

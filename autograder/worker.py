@@ -98,7 +98,10 @@ class Worker:
             if header.get("op") == "bye":
                 os._exit(0)
             if header.get("op") == "exec":
-                reply, out_blobs = self.run_cell(str(header.get("source", "")), str(header.get("name"))), []
+                reply, out_blobs = (
+                    self.run_cell(str(header.get("source", "")), str(header.get("name"))),
+                    [],
+                )
             else:
                 reply, out_blobs = self.endpoint.handle(header, blobs)
             if os.getpid() != me:

@@ -35,8 +35,14 @@ def main(argv: list[str]) -> None:
     import torch
 
     torch.set_num_threads(1)
-    for name in ["coursekit.gradcheck", "coursekit.plotting", "coursekit.device",
-                 "coursekit.data", "autograder.notebook", *argv[1:]]:
+    for name in [
+        "coursekit.gradcheck",
+        "coursekit.plotting",
+        "coursekit.device",
+        "coursekit.data",
+        "autograder.notebook",
+        *argv[1:],
+    ]:
         try:
             importlib.import_module(name)
         except ImportError as err:

@@ -37,17 +37,23 @@ from autograder.release import generate, tool_env  # noqa: E402
 ADVERSARIAL = {
     "hang": ("relu_answer", "def relu_forward(x):\n    while True:\n        pass\n"),
     "os_exit": ("sigmoid_answer", "import os\ndef sigmoid_forward(x):\n    os._exit(1)\n"),
-    "memory_bomb": ("tanh_answer",
-                    "def tanh_forward(x):\n    hog = []\n    while True:\n"
-                    "        hog.append(bytearray(10**8))\n"),
-    "patched_allclose": ("mse_answer", "import numpy as np\nnp.allclose = lambda *a, **k: True\n"
-                         "def mse_loss(pred, target):\n    return 0.0, pred * 0\n"),
+    "memory_bomb": (
+        "tanh_answer",
+        "def tanh_forward(x):\n    hog = []\n    while True:\n"
+        "        hog.append(bytearray(10**8))\n",
+    ),
+    "patched_allclose": (
+        "mse_answer",
+        "import numpy as np\nnp.allclose = lambda *a, **k: True\n"
+        "def mse_loss(pred, target):\n    return 0.0, pred * 0\n",
+    ),
     "output_flood": ("l1_answer", None),  # prepends prints to the correct cell
 }
 
 
-def make_submissions(course: Course, name: str, n: int, out: Path, rng: random.Random,
-                     mix: dict[str, float]) -> dict[str, str]:
+def make_submissions(
+    course: Course, name: str, n: int, out: Path, rng: random.Random, mix: dict[str, float]
+) -> dict[str, str]:
     sol = solution_notebook(course, name)
     stub = generate(course, name)
     mutants, _ = load_corpus(name)
@@ -78,12 +84,33 @@ def make_submissions(course: Course, name: str, n: int, out: Path, rng: random.R
     return kinds
 
 
-def run_ours(course_root: Path, name: str, subs: Path, workers: int, tmp: Path) -> tuple[float, dict]:
+def run_ours(
+    course_root: Path, name: str, subs: Path, workers: int, tmp: Path
+) -> tuple[float, dict]:
     out = tmp / "ours.json"
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "autograder", "--course", str(course_root), "grade", name,
-                    str(subs), "--workers", str(workers), "--json", str(out), "--db",
-                    f"sqlite:///{tmp}/ours.db", "--seed", "1"], check=True, cwd=tmp)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "--course",
+            str(course_root),
+            "grade",
+            name,
+            str(subs),
+            "--workers",
+            str(workers),
+            "--json",
+            str(out),
+            "--db",
+            f"sqlite:///{tmp}/ours.db",
+            "--seed",
+            "1",
+        ],
+        check=True,
+        cwd=tmp,
+    )
     return time.perf_counter() - t0, json.loads(out.read_text())
 
 
@@ -96,22 +123,34 @@ def run_nbgrader(course: Course, name: str, subs: Path, students: list[str], tmp
     (root / "nbgrader_config.py").write_text(
         f"c = get_config()\nc.CourseDirectory.root = {str(root)!r}\n"
         f"c.CourseDirectory.db_url = 'sqlite:///{root}/gradebook.db'\n"
-        "c.ExecutePreprocessor.timeout = 60\n")
+        "c.ExecutePreprocessor.timeout = 60\n"
+    )
     env = tool_env()
-    subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", name, "--create",
-                    "--force"], cwd=root, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "nbgrader", "generate_assignment", name, "--create", "--force"],
+        cwd=root,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     for s in students:
         dest = root / "submitted" / s / name
         dest.mkdir(parents=True)
         shutil.copy(subs / s / name / f"{name}.ipynb", dest)
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "nbgrader", "autograde", name, "--force"], cwd=root,
-                   env=env, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "nbgrader", "autograde", name, "--force"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+    )
     return time.perf_counter() - t0
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--assignment", default="a1_backprop")
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--workers", type=int, default=os.cpu_count() or 2)
@@ -129,19 +168,25 @@ def main() -> None:
         counts = {}
         for k in kinds.values():
             counts[k.split(":")[0]] = counts.get(k.split(":")[0], 0) + 1
-        print(f"{args.n} submissions of {args.assignment}: {counts}; {os.cpu_count()} cores, "
-              f"{args.workers} workers")
+        print(
+            f"{args.n} submissions of {args.assignment}: {counts}; {os.cpu_count()} cores, "
+            f"{args.workers} workers"
+        )
         ours_s, data = run_ours(course.root, args.assignment, subs, args.workers, tmp)
         sample = rng.sample(sorted(kinds), min(args.nbgrader_sample, len(kinds)))
         nbg_s = run_nbgrader(course, args.assignment, subs, sample, tmp)
     ours_rate = args.n / ours_s
     nbg_rate = len(sample) / nbg_s
     per = sorted(s["seconds"] for s in data["submissions"])
-    print(f"trusted grader ({data['sandbox']}): {args.n} in {ours_s:.1f} s = {ours_rate:.2f} "
-          f"submissions/s (median {per[len(per) // 2]:.2f} s, max {per[-1]:.1f} s per submission)")
+    print(
+        f"trusted grader ({data['sandbox']}): {args.n} in {ours_s:.1f} s = {ours_rate:.2f} "
+        f"submissions/s (median {per[len(per) // 2]:.2f} s, max {per[-1]:.1f} s per submission)"
+    )
     print(f"nbgrader autograde: {len(sample)} in {nbg_s:.1f} s = {nbg_rate:.3f} submissions/s")
-    print(f"ratio: {ours_rate / nbg_rate:.1f}x; 1000 submissions would take "
-          f"{1000 / ours_rate:.0f} s with the trusted grader and {1000 / nbg_rate:.0f} s with nbgrader")
+    print(
+        f"ratio: {ours_rate / nbg_rate:.1f}x; 1000 submissions would take "
+        f"{1000 / ours_rate:.0f} s with the trusted grader and {1000 / nbg_rate:.0f} s with nbgrader"
+    )
 
 
 if __name__ == "__main__":

@@ -79,8 +79,15 @@ def plot_decision_boundary(
     ax.contourf(g0, g1, labels, levels=np.arange(len(classes) + 1) - 0.5, cmap=cmap, alpha=0.25)
     for k, c in enumerate(classes):
         mask = y == c
-        ax.scatter(X[mask, 0], X[mask, 1], s=12, color=PALETTE[k], label=f"class {c}",
-                   edgecolor="white", linewidth=0.3)
+        ax.scatter(
+            X[mask, 0],
+            X[mask, 1],
+            s=12,
+            color=PALETTE[k],
+            label=f"class {c}",
+            edgecolor="white",
+            linewidth=0.3,
+        )
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
     if title:

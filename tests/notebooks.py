@@ -50,5 +50,11 @@ def write_submission(root: Path, student: str, assignment: str, nb_or_text) -> P
     return path
 
 
-__all__ = ["cell_by_id", "jupytext", "replace_in", "solution_notebook", "with_sources",
-           "write_submission"]
+__all__ = [
+    "cell_by_id",
+    "jupytext",
+    "replace_in",
+    "solution_notebook",
+    "with_sources",
+    "write_submission",
+]

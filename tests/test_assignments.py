@@ -28,7 +28,9 @@ def _cases():
     out = []
     for name in NAMES:
         mutants, alts = load_corpus(name)
-        out += [pytest.param(name, "mutant", m, id=f"{name}-mutant-{m.item}-{m.name}") for m in mutants]
+        out += [
+            pytest.param(name, "mutant", m, id=f"{name}-mutant-{m.item}-{m.name}") for m in mutants
+        ]
         out += [pytest.param(name, "alt", a, id=f"{name}-alt-{a.item}-{a.name}") for a in alts]
     return out
 
@@ -40,10 +42,14 @@ def graded(name: str) -> dict:
     sol = solution_notebook(COURSE, name)
     mutants, alts = load_corpus(name)
     root = Path(tempfile.mkdtemp(prefix=f"grade-{name}-"))
-    batch = [("solution", write_submission(root, "solution", name, sol)),
-             ("stub", write_submission(root, "stub", name, generate(COURSE, name)))]
+    batch = [
+        ("solution", write_submission(root, "solution", name, sol)),
+        ("stub", write_submission(root, "stub", name, generate(COURSE, name))),
+    ]
     for i, m in enumerate(mutants):
-        batch.append((f"m{i}", write_submission(root, f"m{i}", name, replace_in(sol, m.cell, m.old, m.new))))
+        batch.append(
+            (f"m{i}", write_submission(root, f"m{i}", name, replace_in(sol, m.cell, m.old, m.new)))
+        )
     for i, alt in enumerate(alts):
         nb = solution_notebook(COURSE, name)
         cell_by_id(nb, alt.cell).source = alt.source
@@ -51,9 +57,13 @@ def graded(name: str) -> dict:
     with Grader(a, workers=2, seed=12345, config=SessionConfig(cell_timeout=60)) as g:
         results = g.grade_all(batch)
     by = {r.student: r for r in results}
-    return {"assignment": a, "solution": by["solution"], "stub": by["stub"],
-            "mutants": {m: by[f"m{i}"] for i, m in enumerate(mutants)},
-            "alts": {x: by[f"a{i}"] for i, x in enumerate(alts)}}
+    return {
+        "assignment": a,
+        "solution": by["solution"],
+        "stub": by["stub"],
+        "mutants": {m: by[f"m{i}"] for i, m in enumerate(mutants)},
+        "alts": {x: by[f"a{i}"] for i, x in enumerate(alts)},
+    }
 
 
 def _item(result, item):
@@ -115,7 +125,9 @@ def test_corpus(name, kind, case):
 def test_release_is_up_to_date_and_leak_free(name):
     path = COURSE.root / "assignments" / name / f"{name}.ipynb"
     assert path.exists(), f"run `python -m autograder release {name}`"
-    assert path.read_text() == generate(COURSE, name), f"stale: run `python -m autograder release {name}`"
+    assert path.read_text() == generate(COURSE, name), (
+        f"stale: run `python -m autograder release {name}`"
+    )
     assert not find_leaks([path], COURSE.root / "solutions")
 
 

@@ -22,8 +22,13 @@ pytestmark = [pytest.mark.book, pytest.mark.slow]
 def built_book():
     jb = Path(sys.executable).parent / "jupyter-book"
     env = dict(os.environ, PATH=f"{jb.parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    proc = subprocess.run([str(jb), "build", ".", "-W", "-n", "--keep-going"], cwd=ROOT,
-                          capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [str(jb), "build", ".", "-W", "-n", "--keep-going"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     return HTML
 
@@ -65,8 +70,9 @@ def test_no_solution_or_hidden_check_in_the_site(built_book):
 def test_leak_check_can_fail(tmp_path):
     sols = tmp_path / "solutions" / "x"
     sols.mkdir(parents=True)
-    (sols / "x.md").write_text("### BEGIN SOLUTION\nout = np.maximum(0.0, x) * scale_factor\n"
-                               "### END SOLUTION\n")
+    (sols / "x.md").write_text(
+        "### BEGIN SOLUTION\nout = np.maximum(0.0, x) * scale_factor\n### END SOLUTION\n"
+    )
     page = tmp_path / "site" / "p.html"
     page.parent.mkdir()
     page.write_text("<pre><span>out</span> = np.maximum(0.0, x) * scale_factor</pre>")

@@ -12,13 +12,12 @@ import threading
 from pathlib import Path
 
 import pytest
+from notebooks import cell_by_id, replace_in, solution_notebook, with_sources, write_submission
 
 from autograder.course import Course
 from autograder.grader import Grader, find_submissions
 from autograder.release import generate
 from autograder.session import SessionConfig
-
-from notebooks import cell_by_id, replace_in, solution_notebook, with_sources, write_submission
 
 pytestmark = pytest.mark.grader
 
@@ -53,7 +52,10 @@ def grader(assignment, tmp_path_factory):
 
 def test_items_come_from_the_notebook(assignment):
     assert {k: (v.points, v.manual) for k, v in assignment.items.items()} == {
-        "add": (2.0, False), "row_means": (3.0, False), "counter": (1.0, False), "q_why": (1.0, True)
+        "add": (2.0, False),
+        "row_means": (3.0, False),
+        "counter": (1.0, False),
+        "q_why": (1.0, True),
     }
     assert assignment.max_auto_score == FULL
 
@@ -94,87 +96,214 @@ def _attacks(solution, ctx) -> dict[str, tuple[object, float]]:
     source_md = str(FIXTURE / "solutions" / "t1_tiny" / "t1_tiny.md")
     s = solution
     attacks = {
-        "patched_allclose": (with_sources(s, add_answer=(
-            "import numpy as np\nnp.allclose = lambda *a, **k: True\n"
-            "np.testing.assert_allclose = lambda *a, **k: None\n"
-            "np.array_equal = lambda *a, **k: True\n" + WRONG_ADD)), FULL - 2),
-        "patched_check_functions": (with_sources(s, row_means_answer=(
-            "import sys\nfor m in list(sys.modules.values()):\n"
-            "    if getattr(m, '__name__', '').startswith('autograder'):\n"
-            "        for n in ('expect_close', 'expect_equal', 'expect'):\n"
-            "            if hasattr(m, n): setattr(m, n, lambda *a, **k: None)\n" + WRONG_ROWS)),
-            FULL - 3),
-        "ipython_input_transformer": (with_sources(s, add_answer=(
-            "get_ipython().input_transformers_cleanup.append(\n"
-            "    lambda lines: ['pass\\n'] if any('checker' in l for l in lines) else lines)\n"
-            + WRONG_ADD)), FULL - 2),
-        "reads_hidden_checks_and_solutions": (with_sources(s, add_answer=(
-            "def add(a, b):\n"
-            f"    open({hidden_py!r}).read()\n    open({source_md!r}).read()\n"
-            "    return a + b\n")), FULL - 2),
-        "reads_gradebook_and_grader_files": (with_sources(s, row_means_answer=(
-            "import os\n"
-            "def row_means(x):\n"
-            f"    os.listdir({str(ctx['private'])!r})\n"
-            f"    open({str(ctx['secret_file'])!r}).read()\n"
-            "    return x.mean(axis=1)\n")), FULL - 3),
-        "writes_outside_its_folder": (with_sources(s, counter_answer=(
-            "import pathlib\n"
-            f"for p in [{str(ctx['canary'])!r}, '/tmp/canary-from-student', {str(FIXTURE / 'pwned')!r}]:\n"
-            "    try:\n        pathlib.Path(p).write_text('pwned')\n    except OSError:\n        pass\n"
-            + cell_by_id(s, "counter_answer").source)), FULL),
-        "os_exit": (with_sources(s, add_answer="import os\ndef add(a, b):\n    os._exit(0)\n"),
-                    FULL - 2),
-        "sys_exit": (with_sources(s, row_means_answer="import sys\ndef row_means(x):\n    sys.exit(1)\n"),
-                     FULL - 3),
-        "kill_self": (with_sources(s, row_means_answer=(
-            "import os, signal\ndef row_means(x):\n    os.kill(os.getpid(), signal.SIGKILL)\n")),
-            FULL - 3),
-        "infinite_loop_in_cell": (with_sources(s, add_answer=(
-            cell_by_id(s, "add_answer").source + "\nwhile True:\n    pass\n")), FULL - 2),
-        "infinite_loop_in_function": (with_sources(s, row_means_answer=(
-            "def row_means(x):\n    while True:\n        pass\n")), FULL - 3),
-        "swallows_keyboard_interrupt": (with_sources(s, counter_answer=(
-            "import time\nclass Counter:\n    def __init__(self):\n        self.value = 0\n"
-            "    def inc(self, step=1):\n        while True:\n            try:\n"
-            "                time.sleep(0.01)\n            except BaseException:\n"
-            "                pass\n")), FULL - 1),
-        "memory_bomb": (with_sources(s, add_answer=(
-            "def add(a, b):\n    hog = []\n    while True:\n        hog.append(bytearray(10**8))\n")),
-            FULL - 2),
-        "fork_bomb": (with_sources(s, add_answer=(
-            cell_by_id(s, "add_answer").source
-            + "\nimport os\nfor _ in range(10000):\n    try:\n        os.fork()\n"
-            "    except OSError:\n        break\n")), FULL),
-        "hundred_megabytes_of_output": (with_sources(s, add_answer=(
-            "import os, sys\nprint('x' * 50_000_000)\nos.write(1, b'y' * 50_000_000)\n"
-            "sys.stderr.write('z' * 1_000_000)\n" + cell_by_id(s, "add_answer").source)), FULL),
-        "network_connection": (with_sources(s, add_answer=(
-            "import socket\ndef add(a, b):\n"
-            f"    socket.create_connection(('127.0.0.1', {ctx['port']}), timeout=1).close()\n"
-            "    return a + b\n")), FULL - 2),
+        "patched_allclose": (
+            with_sources(
+                s,
+                add_answer=(
+                    "import numpy as np\nnp.allclose = lambda *a, **k: True\n"
+                    "np.testing.assert_allclose = lambda *a, **k: None\n"
+                    "np.array_equal = lambda *a, **k: True\n" + WRONG_ADD
+                ),
+            ),
+            FULL - 2,
+        ),
+        "patched_check_functions": (
+            with_sources(
+                s,
+                row_means_answer=(
+                    "import sys\nfor m in list(sys.modules.values()):\n"
+                    "    if getattr(m, '__name__', '').startswith('autograder'):\n"
+                    "        for n in ('expect_close', 'expect_equal', 'expect'):\n"
+                    "            if hasattr(m, n): setattr(m, n, lambda *a, **k: None)\n"
+                    + WRONG_ROWS
+                ),
+            ),
+            FULL - 3,
+        ),
+        "ipython_input_transformer": (
+            with_sources(
+                s,
+                add_answer=(
+                    "get_ipython().input_transformers_cleanup.append(\n"
+                    "    lambda lines: ['pass\\n'] if any('checker' in l for l in lines) else lines)\n"
+                    + WRONG_ADD
+                ),
+            ),
+            FULL - 2,
+        ),
+        "reads_hidden_checks_and_solutions": (
+            with_sources(
+                s,
+                add_answer=(
+                    "def add(a, b):\n"
+                    f"    open({hidden_py!r}).read()\n    open({source_md!r}).read()\n"
+                    "    return a + b\n"
+                ),
+            ),
+            FULL - 2,
+        ),
+        "reads_gradebook_and_grader_files": (
+            with_sources(
+                s,
+                row_means_answer=(
+                    "import os\n"
+                    "def row_means(x):\n"
+                    f"    os.listdir({str(ctx['private'])!r})\n"
+                    f"    open({str(ctx['secret_file'])!r}).read()\n"
+                    "    return x.mean(axis=1)\n"
+                ),
+            ),
+            FULL - 3,
+        ),
+        "writes_outside_its_folder": (
+            with_sources(
+                s,
+                counter_answer=(
+                    "import pathlib\n"
+                    f"for p in [{str(ctx['canary'])!r}, '/tmp/canary-from-student', {str(FIXTURE / 'pwned')!r}]:\n"
+                    "    try:\n        pathlib.Path(p).write_text('pwned')\n    except OSError:\n        pass\n"
+                    + cell_by_id(s, "counter_answer").source
+                ),
+            ),
+            FULL,
+        ),
+        "os_exit": (
+            with_sources(s, add_answer="import os\ndef add(a, b):\n    os._exit(0)\n"),
+            FULL - 2,
+        ),
+        "sys_exit": (
+            with_sources(s, row_means_answer="import sys\ndef row_means(x):\n    sys.exit(1)\n"),
+            FULL - 3,
+        ),
+        "kill_self": (
+            with_sources(
+                s,
+                row_means_answer=(
+                    "import os, signal\ndef row_means(x):\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+                ),
+            ),
+            FULL - 3,
+        ),
+        "infinite_loop_in_cell": (
+            with_sources(
+                s, add_answer=(cell_by_id(s, "add_answer").source + "\nwhile True:\n    pass\n")
+            ),
+            FULL - 2,
+        ),
+        "infinite_loop_in_function": (
+            with_sources(
+                s, row_means_answer=("def row_means(x):\n    while True:\n        pass\n")
+            ),
+            FULL - 3,
+        ),
+        "swallows_keyboard_interrupt": (
+            with_sources(
+                s,
+                counter_answer=(
+                    "import time\nclass Counter:\n    def __init__(self):\n        self.value = 0\n"
+                    "    def inc(self, step=1):\n        while True:\n            try:\n"
+                    "                time.sleep(0.01)\n            except BaseException:\n"
+                    "                pass\n"
+                ),
+            ),
+            FULL - 1,
+        ),
+        "memory_bomb": (
+            with_sources(
+                s,
+                add_answer=(
+                    "def add(a, b):\n    hog = []\n    while True:\n        hog.append(bytearray(10**8))\n"
+                ),
+            ),
+            FULL - 2,
+        ),
+        "fork_bomb": (
+            with_sources(
+                s,
+                add_answer=(
+                    cell_by_id(s, "add_answer").source
+                    + "\nimport os\nfor _ in range(10000):\n    try:\n        os.fork()\n"
+                    "    except OSError:\n        break\n"
+                ),
+            ),
+            FULL,
+        ),
+        "hundred_megabytes_of_output": (
+            with_sources(
+                s,
+                add_answer=(
+                    "import os, sys\nprint('x' * 50_000_000)\nos.write(1, b'y' * 50_000_000)\n"
+                    "sys.stderr.write('z' * 1_000_000)\n" + cell_by_id(s, "add_answer").source
+                ),
+            ),
+            FULL,
+        ),
+        "network_connection": (
+            with_sources(
+                s,
+                add_answer=(
+                    "import socket\ndef add(a, b):\n"
+                    f"    socket.create_connection(('127.0.0.1', {ctx['port']}), timeout=1).close()\n"
+                    "    return a + b\n"
+                ),
+            ),
+            FULL - 2,
+        ),
         "deleted_check_cells": (_without(s, {"add", "row_means", "counter"}), FULL),
-        "edited_check_cell": (with_sources(with_sources(s, row_means="pass"),
-                                           row_means_answer=WRONG_ROWS), FULL - 3),
-        "check_cell_remarked_as_solution": (_remark(with_sources(s, add_answer=WRONG_ADD)), FULL - 2),
+        "edited_check_cell": (
+            with_sources(with_sources(s, row_means="pass"), row_means_answer=WRONG_ROWS),
+            FULL - 3,
+        ),
+        "check_cell_remarked_as_solution": (
+            _remark(with_sources(s, add_answer=WRONG_ADD)),
+            FULL - 2,
+        ),
         "invalid_json": ("{ this is not json", 0.0),
         "missing_notebook": (None, 0.0),
-        "warnings_and_stderr": (with_sources(s, add_answer=(
-            "import sys, warnings\ndef add(a, b):\n    warnings.warn('careful with floats')\n"
-            "    print('debug', file=sys.stderr)\n    return a + b\n")), FULL),
-        "stack_frame_inspection": (with_sources(s, add_answer=(
-            "import sys\ndef add(a, b):\n    f = sys._getframe(1)\n    while f is not None:\n"
-            "        for v in list(f.f_locals.values()) + list(f.f_code.co_consts):\n"
-            "            if isinstance(v, int) and not isinstance(v, bool) and v == 5:\n"
-            "                return v\n        f = f.f_back\n    return None\n")), FULL - 2),
-        "lying_return_types": (with_sources(s, add_answer=(
-            "class Liar(float):\n    def __eq__(self, other):\n        return True\n"
-            "    def __ne__(self, other):\n        return False\n"
-            "def add(a, b):\n    return Liar(0.0)\n")), FULL - 2),
-        "subprocess_to_escape": (with_sources(s, add_answer=(
-            "import subprocess\ndef add(a, b):\n"
-            f"    subprocess.run(['cat', {hidden_py!r}], check=True, capture_output=True)\n"
-            "    return a + b\n")), FULL - 2),
+        "warnings_and_stderr": (
+            with_sources(
+                s,
+                add_answer=(
+                    "import sys, warnings\ndef add(a, b):\n    warnings.warn('careful with floats')\n"
+                    "    print('debug', file=sys.stderr)\n    return a + b\n"
+                ),
+            ),
+            FULL,
+        ),
+        "stack_frame_inspection": (
+            with_sources(
+                s,
+                add_answer=(
+                    "import sys\ndef add(a, b):\n    f = sys._getframe(1)\n    while f is not None:\n"
+                    "        for v in list(f.f_locals.values()) + list(f.f_code.co_consts):\n"
+                    "            if isinstance(v, int) and not isinstance(v, bool) and v == 5:\n"
+                    "                return v\n        f = f.f_back\n    return None\n"
+                ),
+            ),
+            FULL - 2,
+        ),
+        "lying_return_types": (
+            with_sources(
+                s,
+                add_answer=(
+                    "class Liar(float):\n    def __eq__(self, other):\n        return True\n"
+                    "    def __ne__(self, other):\n        return False\n"
+                    "def add(a, b):\n    return Liar(0.0)\n"
+                ),
+            ),
+            FULL - 2,
+        ),
+        "subprocess_to_escape": (
+            with_sources(
+                s,
+                add_answer=(
+                    "import subprocess\ndef add(a, b):\n"
+                    f"    subprocess.run(['cat', {hidden_py!r}], check=True, capture_output=True)\n"
+                    "    return a + b\n"
+                ),
+            ),
+            FULL - 2,
+        ),
     }
     return attacks
 
@@ -183,7 +312,9 @@ def _without(nb, grade_ids):
     import copy
 
     nb = copy.deepcopy(nb)
-    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in grade_ids]
+    nb.cells = [
+        c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in grade_ids
+    ]
     return nb
 
 
@@ -217,8 +348,12 @@ def test_adversarial_corpus(grader, solution, tmp_path):
     stop = threading.Event()
     t = threading.Thread(target=accept, daemon=True)
     t.start()
-    ctx = {"private": private, "secret_file": secret_file, "canary": canary,
-           "port": server.getsockname()[1]}
+    ctx = {
+        "private": private,
+        "secret_file": secret_file,
+        "canary": canary,
+        "port": server.getsockname()[1],
+    }
     attacks = _attacks(solution, ctx)
     assert len(attacks) >= 20
     subs_root = tmp_path / "submitted"
@@ -257,7 +392,9 @@ def test_find_submissions_layouts(assignment, solution, tmp_path):
     p1 = write_submission(tmp_path / "submitted", "ann", A, solution)
     (tmp_path / "submitted" / "ben" / A).mkdir(parents=True)
     assert find_submissions([tmp_path / "submitted"], assignment) == [
-        ("ann", p1), ("ben", tmp_path / "submitted" / "ben" / A / f"{A}.ipynb")]
+        ("ann", p1),
+        ("ben", tmp_path / "submitted" / "ben" / A / f"{A}.ipynb"),
+    ]
     assert find_submissions([p1], assignment) == [("ann", p1)]
     with pytest.raises(ValueError, match="twice"):
         find_submissions([p1, p1], assignment)
@@ -269,11 +406,31 @@ def test_cli_writes_json_gradebook_feedback_csv(course, solution, tmp_path):
 
     subs = tmp_path / "submitted"
     write_submission(subs, "ann", A, solution)
-    write_submission(subs, "ben", A, replace_in(solution, "add_answer", "return a + b", "return a * b"))
+    write_submission(
+        subs, "ben", A, replace_in(solution, "add_answer", "return a + b", "return a * b")
+    )
     db = tmp_path / "gradebook.db"
-    cmd = [sys.executable, "-m", "autograder", "--course", str(FIXTURE), "grade", A, str(subs),
-           "--json", str(tmp_path / "r.json"), "--db", f"sqlite:///{db}", "--feedback",
-           str(tmp_path / "fb"), "--csv", str(tmp_path / "g.csv"), "--seed", "3", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "autograder",
+        "--course",
+        str(FIXTURE),
+        "grade",
+        A,
+        str(subs),
+        "--json",
+        str(tmp_path / "r.json"),
+        "--db",
+        f"sqlite:///{db}",
+        "--feedback",
+        str(tmp_path / "fb"),
+        "--csv",
+        str(tmp_path / "g.csv"),
+        "--seed",
+        "3",
+        "--quiet",
+    ]
     subprocess.run(cmd, check=True, cwd=tmp_path)
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["assignment"] == A

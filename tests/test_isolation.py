@@ -62,16 +62,20 @@ def test_worker_sees_nothing_secret(zygote, tmp_path, monkeypatch):
     secret.parent.mkdir(exist_ok=True)
     secret.write_text("grades")
     server = socket.create_server(("127.0.0.1", 0))
-    cfg = SessionConfig(hide=[str(REPO_ROOT / "solutions"), str(REPO_ROOT / "autograder"),
-                              str(secret)])
-    cell = PROBE_CELL.replace("{secret!r}", repr(str(secret))).replace(
-        "{tmp_secret!r}", repr(str(tmp_secret))).replace(
-        "{port}", str(server.getsockname()[1]))
+    cfg = SessionConfig(
+        hide=[str(REPO_ROOT / "solutions"), str(REPO_ROOT / "autograder"), str(secret)]
+    )
+    cell = (
+        PROBE_CELL.replace("{secret!r}", repr(str(secret)))
+        .replace("{tmp_secret!r}", repr(str(tmp_secret)))
+        .replace("{port}", str(server.getsockname()[1]))
+    )
     s = Session(zygote, cfg, slot=0, cells=[("probe", cell)])
     runs = s.start()
     assert runs[0].ok, runs[0].message
-    facts, _ = s.request({"op": "get", "target": "facts", "args": [], "kwargs": {"$strdict": {}}},
-                         [], 10)
+    facts, _ = s.request(
+        {"op": "get", "target": "facts", "args": [], "kwargs": {"$strdict": {}}}, [], 10
+    )
     s.close()
     server.close()
     secret.unlink()

@@ -25,13 +25,21 @@ A = "t1_tiny"
 
 def _env():
     bindir = str(Path(sys.executable).parent)
-    return dict(os.environ, AUTOGRADER_COURSE=str(FIXTURE),
-                PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
+    return dict(
+        os.environ,
+        AUTOGRADER_COURSE=str(FIXTURE),
+        PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
 
 
 def _nbgrader(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=_env(),
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=cwd,
+        env=_env(),
+        capture_output=True,
+        text=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +69,10 @@ def test_plain_nbgrader_autograde(course, tmp_path):
     nbformat.write(sol, src / f"{A}.ipynb")
     gen = _nbgrader("generate_assignment", A, "--create", "--force", cwd=tmp_path)
     assert gen.returncode == 0, gen.stdout + gen.stderr
-    for student, nb in [("alice", sol), ("bob", replace_in(sol, "add_answer", "return a + b",
-                                                            "return a - b"))]:
+    for student, nb in [
+        ("alice", sol),
+        ("bob", replace_in(sol, "add_answer", "return a + b", "return a - b")),
+    ]:
         d = tmp_path / "submitted" / student / A
         d.mkdir(parents=True)
         nbformat.write(nb, d / f"{A}.ipynb")
