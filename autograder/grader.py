@@ -225,8 +225,7 @@ class Grader:
                     result.notes.append(
                         run.message if run.fatal else f"cell {run.name} raised {run.message}"
                     )
-                if run.output:
-                    session.output.insert(0, run.output)
+            session.output[:0] = [run.output for run in runs if run.output]
             for item in items:
                 if not item.manual:
                     self._grade_item(item, session, student)

@@ -117,7 +117,7 @@ def decode(tree: Any, blobs: list[bytes], resolve=None, as_tensor=None) -> Any:
         if tag in ("$nd", "$tensor"):
             if not isinstance(v, int) or not 0 <= v < len(blobs):
                 raise WireError("malformed array reference")
-            a = np.load(io.BytesIO(blobs[v]), allow_pickle=False)
+            a = load_npy(blobs[v])
             if tag == "$tensor" and as_tensor is not None:
                 return as_tensor(a)
             return a
@@ -134,6 +134,29 @@ def decode(tree: Any, blobs: list[bytes], resolve=None, as_tensor=None) -> Any:
         raise WireError(f"unknown tag {tag!r}")
 
     return walk(tree)
+
+
+def load_npy(blob: bytes) -> np.ndarray:
+    """Parse one ``.npy`` blob, refusing anything but a plain numeric array whose header agrees
+    with its size (``np.load`` would allocate whatever shape a hostile header claims)."""
+    fp = io.BytesIO(blob)
+    try:
+        version = np.lib.format.read_magic(fp)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fp)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp)
+        else:
+            raise WireError(f"unsupported .npy version {version}")
+    except ValueError as err:
+        raise WireError(f"malformed array: {err}") from None
+    if dtype.hasobject or dtype.kind not in "biufc" or dtype.fields is not None:
+        raise WireError(f"arrays of dtype {dtype} are not accepted")
+    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    if count < 0 or count * dtype.itemsize != len(blob) - fp.tell():
+        raise WireError("array header does not match its data")
+    data = np.frombuffer(blob, dtype=dtype, count=count, offset=fp.tell())
+    return data.reshape(shape, order="F" if fortran else "C").copy()
 
 
 def _hashable(k: Any) -> Any:

@@ -108,10 +108,21 @@ def test_wire_round_trip_and_handles():
 def test_wire_refuses_pickles_and_huge_headers():
     buf = io.BytesIO()
     np.save(buf, np.array([object()], dtype=object), allow_pickle=True)
-    with pytest.raises(ValueError):
+    with pytest.raises(wire.WireError):
         wire.decode({"$nd": 0}, [buf.getvalue()])
     with pytest.raises(wire.WireError):
         wire.decode({"$class": "os.system"}, [])
+    # a header that claims 80 GB of data in a few bytes is refused before any allocation
+    forged = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        forged, {"descr": "<f8", "fortran_order": False, "shape": (10**10,)}
+    )
+    forged.write(b"\0" * 32)
+    with pytest.raises(wire.WireError, match="does not match"):
+        wire.decode({"$nd": 0}, [forged.getvalue()])
+    buf = io.BytesIO()
+    np.save(buf, np.zeros(4))
+    assert np.array_equal(wire.decode({"$nd": 0}, [buf.getvalue()]), np.zeros(4))
     a, b = socket.socketpair()
     a.sendall(struct.pack("<I", wire.MAX_HEADER + 1))
     with pytest.raises(wire.WireError, match="over the limit"):
