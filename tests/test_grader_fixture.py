@@ -456,3 +456,13 @@ def test_cli_writes_json_gradebook_feedback_csv(course, solution, tmp_path):
     rows = (tmp_path / "g.csv").read_text().splitlines()
     assert rows[0].startswith("student,assignment,score,max_score")
     assert any(r.startswith("ben,t1_tiny,4.0,6.0") for r in rows)
+
+
+def test_fallback_without_namespaces_still_grades(assignment, solution, tmp_path):
+    """The documented weaker mode (rlimits, process group, clean environment) grades the same."""
+    cfg = SessionConfig(isolate=False, cell_timeout=5.0, check_timeout=5.0)
+    sub = write_submission(tmp_path, "s", A, solution)
+    bad = write_submission(tmp_path, "b", A, with_sources(solution, add_answer=WRONG_ADD))
+    with Grader(assignment, workers=1, seed=1, config=cfg) as g:
+        good, wrong = g.grade_all([("s", sub), ("b", bad)])
+    assert good.score == FULL and wrong.score == FULL - 2

@@ -23,20 +23,20 @@ FIXTURE = Path(__file__).parent / "fixtures" / "tiny_course"
 A = "t1_tiny"
 
 
-def _env():
+def _env(course_root=FIXTURE):
     bindir = str(Path(sys.executable).parent)
     return dict(
         os.environ,
-        AUTOGRADER_COURSE=str(FIXTURE),
+        AUTOGRADER_COURSE=str(course_root),
         PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}",
     )
 
 
-def _nbgrader(*args, cwd):
+def _nbgrader(*args, cwd, course_root=FIXTURE):
     return subprocess.run(
         [sys.executable, "-m", "nbgrader", *args],
         cwd=cwd,
-        env=_env(),
+        env=_env(course_root),
         capture_output=True,
         text=True,
     )
@@ -83,3 +83,18 @@ def test_plain_nbgrader_autograde(course, tmp_path):
     with Gradebook(f"sqlite:///{tmp_path}/gradebook.db") as gb:
         assert gb.find_submission(A, "alice").score == 6.0
         assert gb.find_submission(A, "bob").score == 4.0
+
+
+@pytest.mark.parametrize("name", Course.load().names())
+def test_validate_real_assignments(name, tmp_path):
+    """nbgrader validate: the solution passes every check cell, the released stub does not."""
+    real = Course.load()
+    sol = tmp_path / f"{name}.ipynb"
+    nbformat.write(solution_notebook(real, name), sol)
+    ok = _nbgrader("validate", str(sol), cwd=tmp_path, course_root=real.root)
+    assert "Success! Your notebook passes all the tests." in ok.stdout, ok.stdout[-3000:]
+    stub = tmp_path / "stub" / f"{name}.ipynb"
+    stub.parent.mkdir()
+    stub.write_text((real.root / "assignments" / name / f"{name}.ipynb").read_text())
+    bad = _nbgrader("validate", str(stub), cwd=tmp_path, course_root=real.root)
+    assert "VALIDATION FAILED" in bad.stdout, bad.stdout[-3000:]
