@@ -91,11 +91,14 @@ class Student:
     def has(self, name: str) -> bool:
         return bool(self._request(name, "has", name))
 
-    def probe(self, name: str, *args, **kwargs) -> Any:
-        """Run a registered probe beside the student's code; it returns plain data."""
-        return self._request(
-            f"probe {name}", "probe", None, _unwrap(args), _unwrap(kwargs), name=name
-        )
+    def probe(self, name: str, *args, what: str | None = None, **kwargs) -> Any:
+        """Run a registered probe beside the student's code; it returns plain data.
+
+        ``what`` names, in messages, the student's code the probe exercises (for example
+        ``"train_two_layer_net(...)"``); an exception from that code is reported against it.
+        """
+        label = what or f"probe {name}"
+        return self._request(label, "probe", None, _unwrap(args), _unwrap(kwargs), name=name)
 
 
 class Remote:

@@ -13,6 +13,7 @@ Run as ``python -m autograder.zygote CONTROL_FD MODULE...``.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import os
@@ -50,8 +51,15 @@ def main(argv: list[str]) -> None:
     from . import sandbox, wire
     from .worker import Worker, make_shell
 
+    # The first optimizer a process creates imports torch._dynamo (~800 modules, 1-2 s): pay it
+    # here once rather than in every worker whose student code trains something.
+    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.0)
     shell = make_shell()
     sandbox.namespaces_available_cached()
+    # Move everything imported so far out of the collector's reach: otherwise a submission that
+    # allocates many objects triggers full collections that walk all of PyTorch (0.3-1 s each).
+    gc.collect()
+    gc.freeze()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
     ctrl.send(json.dumps({"ready": True, "mode": sandbox.probe_capabilities()}).encode())
 

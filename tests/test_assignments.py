@@ -27,6 +27,8 @@ NAMES = COURSE.names()
 def _cases():
     out = []
     for name in NAMES:
+        if not (CORPUS / f"{name}.py").exists():
+            continue  # reported by test_corpus_files_match_assignments
         mutants, alts = load_corpus(name)
         out += [
             pytest.param(name, "mutant", m, id=f"{name}-mutant-{m.item}-{m.name}") for m in mutants

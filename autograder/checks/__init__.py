@@ -1,0 +1,1 @@
+"""The checks of the course's assignments, one subpackage per assignment."""
