@@ -53,7 +53,7 @@ class Check:
     title: str  # what it verifies, shown to students (also for hidden checks)
     fn: Callable[..., None]
     weight: float = 1.0
-    timeout: float = 10.0  # seconds of wall time for the whole check
+    timeout: float = 5.0  # seconds of wall time for the whole check (the solution needs ms)
     hidden: bool = False
 
     @property
@@ -61,7 +61,7 @@ class Check:
         return self.fn.__name__
 
 
-def check(item: str, title: str, *, weight: float = 1.0, timeout: float = 10.0):
+def check(item: str, title: str, *, weight: float = 1.0, timeout: float = 5.0):
     """Declare a check of graded item ``item``. Public or hidden follows from the module it is in."""
 
     def deco(fn):
