@@ -14,7 +14,6 @@ The release is then verified: no solution, hidden-test or mark-scheme marker may
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -131,11 +130,3 @@ def release(course: Course, name: str, check: bool = False) -> tuple[Path, bool]
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)
     return out, fresh
-
-
-def student_text(path: Path) -> str:
-    """Everything a student can read in a released notebook (for leak checks)."""
-    nb = json.loads(path.read_text())
-    return "\n".join(
-        "".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in nb["cells"]
-    )

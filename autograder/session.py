@@ -196,10 +196,6 @@ class Session:
     def _mark_fatal(self, name: str, why: str) -> None:
         self.fatal_cells[name] = f"cell {name} {why}; it was skipped"
 
-    @property
-    def alive(self) -> bool:
-        return self.worker is not None
-
     def ensure(self) -> None:
         if self.worker is None:
             self.restarts += 1
@@ -252,7 +248,7 @@ class RemoteStudent(Student):
         self.session = session
         self.deadline = deadline
 
-    def _roundtrip(self, header, blobs, timeout):
+    def _roundtrip(self, header, blobs):
         left = self.deadline - time.monotonic()
         if left <= 0:
             raise WorkerLost("the check ran out of time", timed_out=True)

@@ -44,12 +44,8 @@ class StudentError(CheckFailure):
 class Student:
     """Base class: subclasses provide :meth:`_roundtrip` (one request, one reply)."""
 
-    def _roundtrip(
-        self, header: dict, blobs: list[bytes], timeout: float | None
-    ) -> tuple[dict, list[bytes]]:
+    def _roundtrip(self, header: dict, blobs: list[bytes]) -> tuple[dict, list[bytes]]:
         raise NotImplementedError
-
-    deadline_budget: float | None = None  # seconds left for the current check (grader side)
 
     def _request(
         self, what: str, op: str, target: Any = None, args=(), kwargs=None, **extra
@@ -62,7 +58,7 @@ class Student:
             "kwargs": enc.encode(dict(kwargs or {})),
             **extra,
         }
-        reply, blobs = self._roundtrip(header, enc.blobs, self.deadline_budget)
+        reply, blobs = self._roundtrip(header, enc.blobs)
         if not reply.get("ok"):
             raise StudentError(what, reply.get("error") or {})
         value = wire.decode(reply.get("value"), blobs, as_tensor=wire._tensor_from_numpy)
@@ -183,7 +179,7 @@ class LocalStudent(Student):
     def __init__(self, namespace: dict):
         self.endpoint = Endpoint(namespace)
 
-    def _roundtrip(self, header, blobs, timeout):
+    def _roundtrip(self, header, blobs):
         # Through JSON exactly as over a socket, so that values are copies here too.
         reply, out_blobs = self.endpoint.handle(json.loads(json.dumps(header)), list(blobs))
         return json.loads(json.dumps(reply, allow_nan=False)), out_blobs
