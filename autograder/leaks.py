@@ -10,6 +10,7 @@ occur in any Python text and would make the check meaningless.
 from __future__ import annotations
 
 import html
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,8 +49,27 @@ def solution_lines(solutions_dir: Path) -> set[str]:
 
 def _normalise(text: str) -> str:
     # HTML pages escape and highlight code: strip tags and entities so a line matches either way.
-    text = html.unescape(re.sub(r"<[^>]+>", "", text))
-    return text.replace("\\n", "\n").replace('\\"', '"')
+    return html.unescape(re.sub(r"<[^>]+>", "", text))
+
+
+def _text_lines(path: Path, raw: str) -> set[str]:
+    """The stripped lines a reader sees in a file: cell sources for notebooks, text otherwise.
+
+    Whole lines are compared, not substrings: ``step_losses.append(x)`` in a chapter is not the
+    solution line ``losses.append(x)``.
+    """
+    if path.suffix == ".ipynb":
+        try:
+            cells = json.loads(raw).get("cells", [])
+            raw = "\n".join(
+                "".join(c["source"]) if isinstance(c.get("source"), list) else str(c.get("source"))
+                for c in cells
+            )
+        except (ValueError, AttributeError, KeyError, TypeError):
+            pass  # not a notebook after all: compare its text
+    else:
+        raw = _normalise(raw)
+    return {line.strip() for line in raw.splitlines()}
 
 
 def find_leaks(roots: list[Path], solutions_dir: Path) -> list[Leak]:
@@ -68,8 +88,6 @@ def find_leaks(roots: list[Path], solutions_dir: Path) -> list[Leak]:
                     leaks.append(Leak(path, f"marker {m!r}"))
             if not lines:
                 continue
-            text = _normalise(raw)
-            for line in lines:
-                if line in text:
-                    leaks.append(Leak(path, f"solution line {line!r}"))
+            found = _text_lines(path, raw) & lines
+            leaks += [Leak(path, f"solution line {line!r}") for line in sorted(found)]
     return leaks

@@ -12,6 +12,7 @@ trusted grader, outside the student's kernel.
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
@@ -41,24 +42,8 @@ class Checker:
         if not checks:
             raise ValueError(f"no {'hidden ' if hidden else ''}checks for item {item!r}")
         student = LocalStudent(self.namespace)
-        failures = []
-        for c in checks:
-            rng = np.random.default_rng(seed_for(PUBLIC_SEED, c.item, c.name))
-            t0 = time.perf_counter()
-            try:
-                c.fn(student, rng)
-                ok, why = True, ""
-            except CheckFailure as err:
-                ok, why = False, str(err)
-            except Exception as err:  # noqa: BLE001 -- report, as the grader does
-                ok, why = False, f"your output could not be checked ({type(err).__name__}: {err})"
-            if not ok:
-                failures.append(c.title)
-            if not quiet:
-                mark = "PASS" if ok else "FAIL"
-                print(f"[{mark}] {c.title} ({time.perf_counter() - t0:.2f} s)")
-                if why:
-                    print("       " + why.replace("\n", "\n       "))
+        with _one_torch_thread():
+            failures = [c.title for c in checks if not _run(c, student, quiet)]
         if failures:
             raise AssertionError(
                 f"{len(failures)} of {len(checks)} checks of {item!r} failed: "
@@ -67,3 +52,34 @@ class Checker:
         if not quiet:
             print(f"All {len(checks)} checks of {item!r} passed.")
         # Returns None on purpose: nbgrader would read a returned value as partial credit.
+
+
+def _run(c, student: LocalStudent, quiet: bool) -> bool:
+    """Run one check with the fixed public seed; print its verdict; return whether it passed."""
+    rng = np.random.default_rng(seed_for(PUBLIC_SEED, c.item, c.name))
+    t0 = time.perf_counter()
+    try:
+        c.fn(student, rng)
+        ok, why = True, ""
+    except CheckFailure as err:
+        ok, why = False, str(err)
+    except Exception as err:  # noqa: BLE001 -- report, as the grader does
+        ok, why = False, f"your output could not be checked ({type(err).__name__}: {err})"
+    if not quiet:
+        print(f"[{'PASS' if ok else 'FAIL'}] {c.title} ({time.perf_counter() - t0:.2f} s)")
+        if why:
+            print("       " + why.replace("\n", "\n       "))
+    return ok
+
+
+@contextlib.contextmanager
+def _one_torch_thread():
+    """Checks work on tiny tensors, where threads cost far more than they save (~100x here)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

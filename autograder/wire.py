@@ -91,7 +91,7 @@ class Encoder:
         if a.dtype.hasobject or a.dtype.kind not in "biufc":
             raise WireError(f"arrays of dtype {a.dtype} cannot be sent")
         buf = io.BytesIO()
-        np.save(buf, np.ascontiguousarray(a), allow_pickle=False)
+        np.save(buf, np.ascontiguousarray(a).reshape(a.shape), allow_pickle=False)  # keeps 0-d
         self.blobs.append(buf.getvalue())
         return {tag: len(self.blobs) - 1}
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.checking import CheckFailure, expect
+from autograder.checking import expect
 
 from .public import (
     call_bn,
@@ -24,9 +24,12 @@ from .public import (
     check_layernorm,
     check_module_run,
     check_spatial,
+    close,
     expect_value_error,
     features,
     module_steps,
+    probe,
+    running_mistakes,
     running_stats,
     torch_batch_norm,
     unpack,
@@ -120,16 +123,14 @@ def bn_running_chain(s, rng):
     for step in range(6):
         x = shift + scale * rng.standard_normal((8, d))
         (_, _, rm, rv), what = call_bn(s, x, gamma, beta, rm, rv, True, 0.2, 1e-5)
+        mean_m, var_m = running_mistakes(x, exp_rm, exp_rv, 0.2)
         _, exp_rm, exp_rv, _ = torch_batch_norm(x, gamma, beta, exp_rm, exp_rv, True, 0.2, 1e-5)
-        for name, got, exp in (("mean", rm, exp_rm), ("var", rv, exp_rv)):
-            got = np.asarray(got, dtype=np.float64)
-            if got.shape != exp.shape or not np.allclose(got, exp, rtol=1e-6, atol=1e-9):
-                raise CheckFailure(
-                    f"after step {step + 1} of a chain of training calls (momentum 0.2, each "
-                    f"call given the statistics the previous one returned), the running {name} "
-                    f"is {np.round(got, 6).tolist()}, expected {np.round(exp, 6).tolist()}",
-                    "each call must start from the running statistics it is given",
-                )
+        where = (
+            f"after call {step + 1} of a chain of training calls with momentum 0.2, each given "
+            "the running statistics the previous call returned"
+        )
+        close(rm, exp_rm, f"new_running_mean {where}", mistakes=mean_m)
+        close(rv, exp_rv, f"new_running_var {where}", mistakes=var_m)
     x = shift + scale * rng.standard_normal((5, d))
     check_bn_eval(s, x, gamma, beta, np.asarray(rm), np.asarray(rv), label=" after the chain")
 
@@ -398,7 +399,9 @@ def fold_edges(s, rng):
     "gradients and buffers",
 )
 def function_vectors(s, rng):
-    x = features(rng, 10, 4)
+    # moderate scales: in float32, E[x^2] - E[x]^2 would be too inaccurate for tiny variances,
+    # and this check is about dtypes and arguments, not about that
+    x = features(rng, 10, 4, scales=np.array([0.5, 1.0, 2.0, 3.0]))
     gamma, beta = affine(rng, 4)
     rm, rv = running_stats(rng, 4)
     for training in (True, False):
@@ -418,7 +421,8 @@ def function_one(s, rng):
     for shape in [(1, 3), (1, 3, 1, 1)]:
         x = rng.standard_normal(shape)
         expect_value_error(
-            lambda x=x: s.probe(
+            lambda x=x: probe(
+                s,
                 "a3_batchnorm.bn_function",
                 x,
                 gamma,
@@ -514,7 +518,7 @@ def module_input_errors(s, rng):
     for shape, train in [((2, 3, 4), True), ((1, 3, 1, 1), True)]:
         step = {"x": rng.standard_normal(shape), "train": train}
         expect_value_error(
-            lambda step=step: s.probe("a3_batchnorm.bn_module", 3, {}, [step], "float64"),
+            lambda step=step: probe(s, "a3_batchnorm.bn_module", 3, {}, [step], "float64"),
             f"MyBatchNorm2d(3) in {'training' if train else 'evaluation'} mode on an input of "
             f"shape {shape}",
             "nn.BatchNorm2d raises ValueError for inputs that are not 4-D, and for one value per "

@@ -117,6 +117,18 @@ def expect_value_error(fn, what: str, hint: str) -> None:
     raise CheckFailure(f"{what} returned normally; expected a ValueError", hint)
 
 
+PROBE_SUBJECTS = {
+    "a3_batchnorm.bn_function": "BatchNormFunction.apply(...)",
+    "a3_batchnorm.bn_module": "MyBatchNorm2d",
+    "a3_batchnorm.fuse": "fuse_conv_bn(conv, bn)",
+}
+
+
+def probe(s, name: str, *args):
+    """``s.probe`` whose errors name the student's code rather than the probe."""
+    return s.probe(name, *args, what=PROBE_SUBJECTS.get(name))
+
+
 def features(rng, n: int, d: int, scales=None) -> np.ndarray:
     """A batch whose features have different offsets and scales (some small, so that eps
     matters at the 1e-3 level)."""
@@ -225,24 +237,32 @@ def running_mistakes(x_rows, rm, rv, momentum):
     n = x_rows.shape[0]
     mu, var = x_rows.mean(axis=0), x_rows.var(axis=0)
     unbiased = var * n / max(n - 1, 1)
-    flipped = "momentum is the weight of the new batch statistic in PyTorch: new = (1 - momentum) * running + momentum * batch"
+    keep = 1.0 - momentum
+    flipped = (
+        "momentum is the weight of the new batch statistic in PyTorch: "
+        "new = (1 - momentum) * running + momentum * batch"
+    )
     frozen = "the running statistics were not updated (or not returned)"
+    biased = (
+        "the running variance is biased: it must accumulate the unbiased batch variance, "
+        "N / (N - 1) times the biased one"
+    )
+    as_sd = "the running variance was updated with the standard deviation, not the variance"
     mean_m = {
         frozen: rm,
-        flipped: momentum * rm + (1 - momentum) * mu,
+        flipped: momentum * rm + keep * mu,
         "the running mean was replaced by the batch mean instead of averaged": mu,
     }
     var_m = {
-        "the running variance is biased: it must accumulate the unbiased batch variance, "
-        "N / (N - 1) times the biased one": (1 - momentum) * rv + momentum * var,
+        biased: keep * rv + momentum * var,
         frozen: rv,
-        flipped: momentum * rv + (1 - momentum) * unbiased,
-        "the running variance was updated with the standard deviation instead of the variance": (
-            1 - momentum
-        )
-        * rv
-        + momentum * np.sqrt(unbiased),
+        flipped: momentum * rv + keep * unbiased,
+        as_sd: keep * rv + momentum * np.sqrt(unbiased),
     }
+    if momentum != 0.1:
+        ignored = f"the momentum argument was ignored: use it ({momentum:g} here), not 0.1"
+        mean_m[ignored] = 0.9 * rm + 0.1 * mu
+        var_m[ignored] = 0.9 * rv + 0.1 * unbiased
     return mean_m, var_m
 
 
@@ -296,6 +316,9 @@ def check_bn_eval(s, x, gamma, beta, rm, rv, eps=1e-5, label=""):
         )
         mistakes["eps belongs inside the square root: sqrt(running_var + eps)"] = (
             gamma * (x - rm) / (np.sqrt(rv) + eps) + beta
+        )
+        mistakes["eps is missing in evaluation mode: divide by sqrt(running_var + eps)"] = (
+            gamma * (x - rm) / np.sqrt(rv) + beta
         )
     close(
         out,
@@ -464,11 +487,16 @@ def channel_rows(x):
 def spatial_out_mistakes(x, gamma, beta, eps):
     n, c, h, w = x.shape
     shape4 = (1, c, 1, 1)
-    naive = x.reshape(-1, c)  # rows that mix channels
-    mixed = (gamma * standardise(naive, 0, eps) + beta).reshape(x.shape)
-    return {
+    naive = gamma * standardise(x.reshape(-1, c), 0, eps) + beta  # rows that mix channels
+    mixed = (
         "the channels were mixed up: x.reshape(-1, C) of an (N, C, H, W) array does not give "
-        "one channel per column; move the channel axis last first": mixed,
+        "one channel per column; move the channel axis last first (and back afterwards)"
+    )
+    return {
+        mixed: naive.reshape(x.shape),
+        mixed.replace(" (and back afterwards)", ", before flattening"): np.moveaxis(
+            naive.reshape(n, h, w, c), -1, 1
+        ),
         "the statistics were taken over N only, per channel and position; spatial batch norm "
         "uses one mean and variance per channel over N, H and W": gamma.reshape(shape4)
         * standardise(x, 0, eps)
@@ -517,7 +545,15 @@ def check_spatial(s, x, gamma, beta, rm, rv, training, dout=None, momentum=0.1, 
         "dx was reshaped straight to (N, C, H, W) from the (N*H*W, C) rows: move the "
         "channel axis back to position 1"
     ] = grads[0].transpose(0, 2, 3, 1).reshape(x.shape)
-    close(got[0], grads[0], f"dx {where}", mistakes=m_dx, rtol=1e-6, atol=1e-9)
+    close(
+        got[0],
+        grads[0],
+        f"dx {where}",
+        "turn dout into (N*H*W, C) rows exactly as the forward pass turned x, and dx back",
+        mistakes=m_dx,
+        rtol=1e-6,
+        atol=1e-9,
+    )
     close(got[1], grads[1], f"dgamma {where}", mistakes=m_dgamma)
     close(got[2], grads[2], f"dbeta {where}", mistakes=m_dbeta)
 
@@ -604,9 +640,9 @@ def check_layernorm(s, x, gamma, beta, dout, eps=1e-5):
         dgamma,
         f"dgamma {where}",
         mistakes={
-            "dgamma must sum over the batch axis only": (dout * x_hat.reshape(x.shape)).sum(
-                axis=tuple(range(1, x.ndim))
-            )
+            "dgamma was averaged over the batch instead of summed": (
+                dout * x_hat.reshape(x.shape)
+            ).mean(axis=0)
         },
     )
     close(got[2], dbeta, f"dbeta {where}")
@@ -633,11 +669,15 @@ def groupnorm_mistakes(x, gamma, beta, groups, eps):
     if 1 < groups < c:
         interleaved = x.reshape(n, c // groups, groups, h * w).transpose(0, 2, 1, 3)
         x_hat = standardise(interleaved.reshape(n, groups, -1), 2, eps)
-        x_hat = x_hat.reshape(n, groups, c // groups, h * w).transpose(0, 2, 1, 3)
-        out[
+        back = x_hat.reshape(n, groups, c // groups, h * w).transpose(0, 2, 1, 3)
+        wrong_groups = (
             "the groups must be consecutive channels (channels 0 to C/G - 1 form group 0); "
             "this output uses interleaved channels, as from x.reshape(N, C // G, G, ...)"
-        ] = affine(x_hat.reshape(x.shape))
+        )
+        out[wrong_groups] = affine(back.reshape(x.shape))
+        out[wrong_groups + ", and the values were not put back in channel order"] = affine(
+            x_hat.reshape(x.shape)
+        )
     if groups < c:
         out[
             "every channel was normalised on its own (instance norm): group norm shares the "
@@ -818,8 +858,8 @@ FN_CALL = (
 
 
 def run_function(s, x, gamma, beta, rm, rv, training, momentum, eps, dout, dtype="float64"):
-    return s.probe(
-        "a3_batchnorm.bn_function", x, gamma, beta, rm, rv, training, momentum, eps, dout, dtype
+    return probe(
+        s, "a3_batchnorm.bn_function", x, gamma, beta, rm, rv, training, momentum, eps, dout, dtype
     )
 
 
@@ -977,7 +1017,7 @@ def reference_module(c, kwargs, steps, dtype=None, params=None, state=None):
 
 
 def check_module_run(s, c, kwargs, steps, dtype="float64", params=None, state=None, label=""):
-    res = s.probe("a3_batchnorm.bn_module", c, kwargs, steps, dtype, params, state)
+    res = probe(s, "a3_batchnorm.bn_module", c, kwargs, steps, dtype, params, state)
     ref = reference_module(c, kwargs, steps, dtype, params, state)
     args = "".join(f", {k}={v!r}" for k, v in kwargs.items())
     what = f"MyBatchNorm2d({c}{args}){label}"
@@ -988,15 +1028,19 @@ def check_module_run(s, c, kwargs, steps, dtype="float64", params=None, state=No
     )
     records = field(res, "records", what)
     expect_equal(len(records), len(steps), f"{what}: number of steps run")
+    cumulative = "momentum" in kwargs and kwargs["momentum"] is None
+    if cumulative:  # what a module that ignores momentum=None would hold
+        as_default = reference_module(c, {**kwargs, "momentum": 0.1}, steps, dtype, params, state)
+    affine = params or state or {}
     for i, (got, exp, step) in enumerate(zip(records, ref["records"], steps, strict=True)):
         mode = "train()" if step["train"] else "eval()"
         where = f"step {i + 1} ({mode}, x of shape {np.shape(step['x'])}) of {what}"
         mistakes = {}
-        if not step["train"] and i > 0:
+        if not step["train"] and np.shape(step["x"])[0] > 1:
             mistakes["evaluation mode must normalise with the running buffers, not the batch"] = (
                 standardise(step["x"], (0, 2, 3), float(kwargs.get("eps", 1e-5)))
-                * (params or {}).get("weight", np.ones(c)).reshape(1, -1, 1, 1)
-                + (params or {}).get("bias", np.zeros(c)).reshape(1, -1, 1, 1)
+                * np.asarray(affine.get("weight", np.ones(c))).reshape(1, -1, 1, 1)
+                + np.asarray(affine.get("bias", np.zeros(c))).reshape(1, -1, 1, 1)
             )
         close(got["out"], exp["out"], f"output at {where}", mistakes=mistakes, **tol)
         expect_equal(got["out_dtype"], exp["out_dtype"], f"dtype of the output at {where}")
@@ -1026,6 +1070,11 @@ def check_module_run(s, c, kwargs, steps, dtype="float64", params=None, state=No
             else:
                 prev = ref["info"]["buffers"][name]["value"]
             m = {"the running buffers were not updated in training mode": prev}
+            if cumulative:
+                m[
+                    "momentum=None means a cumulative average: the weight of the new batch is "
+                    "1 / num_batches_tracked, not 0.1"
+                ] = as_default["records"][i]["buffers"][name]
             close(
                 buffers[name],
                 exp["buffers"][name],
@@ -1059,7 +1108,7 @@ def check_module_run(s, c, kwargs, steps, dtype="float64", params=None, state=No
 )
 def module_structure(s, rng):
     steps = module_steps(rng, 3, [True], with_dout=False)
-    res = s.probe("a3_batchnorm.bn_module", 3, {}, steps, None, None, None)
+    res = probe(s, "a3_batchnorm.bn_module", 3, {}, steps, None, None, None)
     info = field(res, "info", "MyBatchNorm2d(3)")
     expect_equal(
         sorted(info["params"]),
@@ -1136,7 +1185,7 @@ def fuse_case(rng, cfg, with_bias, dtype="float64", eps=1e-5, training=False, n=
 
 def check_fuse(s, rng, cfg, with_bias=True, dtype="float64", eps=1e-5, training=False):
     w, b, state, x = fuse_case(rng, cfg, with_bias, dtype, eps, training)
-    res = s.probe("a3_batchnorm.fuse", cfg, w, b, state, dtype, x)
+    res = probe(s, "a3_batchnorm.fuse", cfg, w, b, state, dtype, x)
     opts = ", ".join(f"{k}={v}" for k, v in cfg.items()) + f", bias={with_bias}"
     what = f"fuse_conv_bn(nn.Conv2d({opts}), nn.BatchNorm2d(eps={eps:g})) in {dtype}"
     if training:
