@@ -74,8 +74,12 @@ def student_failure(what: str, error: dict) -> CheckFailure:
         where = where[-1] if where else None
     text = f"{what} raised {kind}: {message}" + (f" (at {where})" if where else "")
     hint = None
-    if kind in ("ValueError", "IndexError") and ("shape" in message or "broadcast" in message):
+    if "matmul" in message and "mismatch" in message:
+        hint = "weights have shape (out_features, in_features): a layer computes h @ w.T"
+    elif kind in ("ValueError", "IndexError") and ("shape" in message or "broadcast" in message):
         hint = "a shape mismatch: print the shapes of your intermediate arrays"
+    elif "requires grad" in message and "in-place" in message:
+        hint = "fill a parameter inside `with torch.no_grad():`"
     return CheckFailure(text, hint)
 
 
@@ -704,6 +708,7 @@ def check_gain(s, name, param=None, pass_param=False) -> None:
         "square the slope: sqrt(2 / (1 + a**2))": math.sqrt(2.0 / (1.0 + slope)),
         "param=None means the default slope 0.01; a slope of 0 (a plain ReLU) gives "
         "sqrt(2)": math.sqrt(2.0 / (1.0 + (0.01 if param == 0 else 0.0))),
+        "only the linear functions (linear, conv*) and sigmoid have gain 1": 1.0,
         "that is the square of the gain": expected**2,
         "that is 1 / gain": 1.0 / expected,
     }
@@ -899,7 +904,9 @@ def xavier_wrong(shape, gain, dist) -> dict:
         wrong[
             "the bound b is sqrt(3) * std: U(-std, std) has a standard deviation of std / sqrt(3)"
         ] = std / math.sqrt(3.0)
-        wrong["that is U(-b, b) with b = gain * sqrt(6 / fan_in)"] = gain * math.sqrt(2.0 / fi)
+        wrong["the square root is missing: b = gain * sqrt(6 / (fan_in + fan_out))"] = (
+            gain * 6.0 / (fi + fo) / math.sqrt(3.0)
+        )
     return {k: v for k, v in wrong.items() if abs(v / std - 1.0) > 0.05}
 
 
