@@ -10,17 +10,18 @@ answer cells replayed, and grading goes on. Warnings and anything printed are ke
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import re
 import secrets
-import threading
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from . import sandbox
 from .checking import Check, CheckFailure, seed_for
 from .course import Assignment
 from .session import RemoteStudent, Session, SessionConfig, WorkerLost, Zygote
@@ -154,21 +155,27 @@ class Grader:
         self.config.hide = sorted(
             {*self.config.hide, *assignment.course.secret_paths(), *map(str, extra_hidden_paths)}
         )
-        # Load the checks (and whatever oracle they import) only after the zygote has forked
-        # off, so no worker ever has them in memory.
-        self.zygote = Zygote(
-            preload=[f"{assignment.module_prefix}.probes"],
-            python_path=assignment.course.python_path,
-        )
         self.checks: dict[str, list[Check]] = {}
         for c in assignment.checks(hidden=hidden_checks):
             self.checks.setdefault(c.item, []).append(c)
-        self._slots = list(range(self.workers))
-        self._slot_lock = threading.Lock()
+        # The zygote is exec'd fresh (nothing of this process's memory, checks included, reaches
+        # it) and started lazily, one per grading process.
+        self._zygote: Zygote | None = None
+        self._zygote_pid = 0
+
+    @property
+    def zygote(self) -> Zygote:
+        if self._zygote is None or self._zygote_pid != os.getpid():
+            self._zygote = Zygote(
+                preload=[f"{self.assignment.module_prefix}.probes"],
+                python_path=self.assignment.course.python_path,
+            )
+            self._zygote_pid = os.getpid()
+        return self._zygote
 
     @property
     def sandbox_mode(self) -> str:
-        return self.zygote.mode
+        return sandbox.probe_capabilities() if self.config.isolate else "rlimits-only"
 
     def __enter__(self) -> Grader:
         return self
@@ -177,31 +184,76 @@ class Grader:
         self.close()
 
     def close(self) -> None:
-        self.zygote.close()
+        if self._zygote is not None and self._zygote_pid == os.getpid():
+            self._zygote.close()
+        self._zygote = None
 
     # --------------------------------------------------------------------------------------
     def grade_all(
         self, submissions: list[tuple[str, Path]], progress=None
     ) -> list[SubmissionResult]:
-        """Grade in parallel; results come back in the order of ``submissions``."""
-        results: list[SubmissionResult | None] = [None] * len(submissions)
+        """Grade in ``workers`` parallel processes; results come back in submission order.
 
-        def job(index: int) -> None:
-            with self._slot_lock:
-                slot = self._slots.pop()
-            try:
-                student, path = submissions[index]
-                results[index] = self.grade(student, path, slot)
-            finally:
-                with self._slot_lock:
-                    self._slots.append(slot)
+        Each grading process has its own zygote and grades one submission at a time. Processes,
+        not threads: the checks' Python code holds the GIL, and one process caps the whole batch
+        at one core.
+        """
+        n = min(self.workers, len(submissions))
+        if n <= 1:
+            results = []
+            for student, path in submissions:
+                results.append(self.grade(student, path, 0))
                 if progress is not None:
-                    progress(results[index])
-
-        with ThreadPoolExecutor(self.workers) as pool:
-            for f in [pool.submit(job, i) for i in range(len(submissions))]:
-                f.result()
+                    progress(results[-1])
+            return results
+        ctx = multiprocessing.get_context("fork")
+        tasks, done = ctx.SimpleQueue(), ctx.SimpleQueue()
+        for i in range(len(submissions)):
+            tasks.put(i)
+        for _ in range(n):
+            tasks.put(None)
+        procs = [
+            ctx.Process(target=self._serve, args=(slot, submissions, tasks, done), daemon=True)
+            for slot in range(n)
+        ]
+        for p in procs:
+            p.start()
+        results: list[SubmissionResult | None] = [None] * len(submissions)
+        try:
+            for _ in range(len(submissions)):
+                i, result = done.get()
+                results[i] = result
+                if progress is not None:
+                    progress(result)
+        finally:
+            for p in procs:
+                p.join(timeout=30)
+                if p.is_alive():
+                    p.kill()
         return results  # type: ignore[return-value]
+
+    def _serve(self, slot: int, submissions, tasks, done) -> None:
+        """A grading process: take submission indices until the sentinel, grade, report."""
+        sandbox.die_with_parent()
+        self._zygote = None  # the parent's zygote belongs to the parent
+        try:
+            while (i := tasks.get()) is not None:
+                student, path = submissions[i]
+                try:
+                    result = self.grade(student, path, slot)
+                except Exception as err:  # noqa: BLE001 -- a grader fault: report, keep going
+                    result = SubmissionResult(
+                        student,
+                        str(path),
+                        0.0,
+                        self.assignment.max_auto_score,
+                        self._empty_items(),
+                        error=f"internal grader error: {err!r}",
+                        seed=self.seed,
+                    )
+                done.put((i, result))
+        finally:
+            self.close()
 
     def grade(self, student: str, path: Path, slot: int = 0) -> SubmissionResult:
         start = time.monotonic()

@@ -301,3 +301,9 @@ def _clean_env() -> None:
 
 def probe_capabilities() -> str:
     return "namespaces" if namespaces_available_cached() else "rlimits-only"
+
+
+def die_with_parent() -> None:
+    """Ask the kernel to kill this process when its parent dies (Linux; a no-op elsewhere)."""
+    if sys.platform.startswith("linux"):
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
