@@ -185,20 +185,32 @@ def enter(sock: socket.socket, cfg: SandboxConfig, slot: int) -> None:
     os.close(go_r)
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # die with the intermediate process
     _mount(None, "/", None, MS_REC | MS_PRIVATE, None)
+    # What Python needs must stay readable, also where the mounts below cover it (a checkout
+    # under /tmp, an interpreter under /root): hold those directories open before covering.
+    keep = {p: os.open(p, os.O_PATH | os.O_DIRECTORY) for p in _python_dirs(cfg.hide)}
+    closed = _closed_ancestors(keep) if root else set()
     for path in cfg.hide:
         if os.path.isdir(path):
             _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=16k,mode=0755")
         elif os.path.exists(path):
             _mount("/dev/null", path, None, MS_BIND, None)
-    _expose_python(root)
     try:
         _mount("/", "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY, None)
     except OSError:
         pass  # some container runtimes refuse; the uid switch below still keeps / unwritable
     size = f"size={cfg.limits.tmp_mb}m,mode=1777"
-    for path in ("/tmp", "/var/tmp", "/dev/shm"):
-        if os.path.isdir(path):
-            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, size)
+    covers = [p for p in ("/tmp", "/var/tmp", "/dev/shm") if os.path.isdir(p)]
+    for path in covers:
+        _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, size)
+    for path in sorted(closed):  # home directories others may not enter: only Python shows
+        _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
+    bound: list[str] = []
+    for path, fd in sorted(keep.items()):
+        if _under(path, [*covers, *closed]) and not _under(path, bound):
+            os.makedirs(path, mode=0o755, exist_ok=True)
+            _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC, None)  # with the hides
+            bound.append(path)
+        os.close(fd)
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
     os.makedirs("/tmp/work", exist_ok=True)
     os.chmod("/tmp/work", 0o777)
@@ -215,17 +227,13 @@ def enter(sock: socket.socket, cfg: SandboxConfig, slot: int) -> None:
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # a credential change clears it: set it again
 
 
-def _expose_python(root: bool) -> None:
-    """Keep the interpreter and its libraries readable after the switch to an unprivileged uid.
+def _under(path: str, tops) -> bool:
+    return any(path == t or path.startswith(t.rstrip("/") + "/") for t in tops)
 
-    Python often lives under a home directory that others cannot enter (``/root/.pyenv``). The
-    closed ancestor is covered by an empty tmpfs, and only the interpreter's own directories are
-    bind-mounted back into it: the worker can import any module, and sees nothing else of that
-    home directory.
-    """
-    if not root:
-        return  # in a user namespace the worker keeps the grader's own uid and permissions
-    needed = {
+
+def _python_dirs(hidden: list[str]) -> list[str]:
+    """The interpreter's directories and import roots, except what is to be hidden."""
+    dirs = {
         os.path.realpath(p)
         for p in (
             sys.prefix,
@@ -236,22 +244,20 @@ def _expose_python(root: bool) -> None:
         )
         if p
     }
-    needed = {p for p in needed if os.path.isdir(p)}
-    closed: dict[str, list[str]] = {}
-    for path in sorted(needed):
+    return sorted(p for p in dirs if p != "/" and os.path.isdir(p) and not _under(p, hidden))
+
+
+def _closed_ancestors(paths) -> set[str]:
+    """For each path, its highest ancestor that others may not traverse (e.g. ``/root``)."""
+    closed = set()
+    for path in paths:
         probe = "/"
         for part in path.strip("/").split("/"):
             probe = os.path.join(probe, part)
-            if not os.stat(probe).st_mode & 0o001:  # others may not traverse it
-                closed.setdefault(probe, []).append(path)
+            if not os.stat(probe).st_mode & 0o001:
+                closed.add(probe)
                 break
-    for top, paths in closed.items():
-        fds = {p: os.open(p, os.O_PATH | os.O_DIRECTORY) for p in paths}
-        _mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
-        for p, fd in fds.items():
-            os.makedirs(p, mode=0o755, exist_ok=True)
-            _mount(f"/proc/self/fd/{fd}", p, None, MS_BIND | MS_REC, None)
-            os.close(fd)
+    return closed
 
 
 _NS_OK: bool | None = None

@@ -44,6 +44,8 @@ except OSError as err:
     facts["write"] = type(err).__name__
 import numpy
 facts["numpy"] = numpy.__version__
+import tabulate  # not preloaded by the zygote: the virtual environment must stay importable
+facts["lazy_import"] = tabulate.__name__
 """
 
 
@@ -92,6 +94,7 @@ def test_worker_sees_nothing_secret(zygote, tmp_path, monkeypatch):
     assert facts["write"] in ("PermissionError", "OSError")
     assert not (REPO_ROOT / "coursekit" / "pwned.txt").exists()
     assert facts["numpy"] == np.__version__
+    assert facts["lazy_import"] == "tabulate"
 
 
 def test_wire_round_trip_and_handles():
