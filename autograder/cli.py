@@ -88,45 +88,74 @@ def _grade(course: Course, args) -> int:
     private = [str(Path(p).resolve()) for p in args.paths]
     private += [str(p.resolve()) for p in (args.json, args.csv, args.feedback) if p]
     if not args.no_db and args.db.startswith("sqlite:///"):
-        private.append(str(Path(args.db[len("sqlite:///") :]).resolve()))
+        db_file = str(Path(args.db[len("sqlite:///") :]).resolve())
+        private += [db_file, f"{db_file}-wal", f"{db_file}-shm", f"{db_file}-journal"]
     t0 = time.monotonic()
-    with Grader(
-        assignment, workers=args.workers, seed=args.seed, config=cfg, extra_hidden_paths=private
-    ) as grader:
-        bar = None
-        if not args.quiet:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(submissions), unit="nb", desc=f"grading {assignment.name}")
-        results = grader.grade_all(submissions, progress=(lambda r: bar.update(1)) if bar else None)
-        if bar:
-            bar.close()
-        mode = grader.sandbox_mode
-        seed = grader.seed
-    elapsed = time.monotonic() - t0
-    if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "assignment": assignment.name,
-                    "seed": str(seed),
-                    "sandbox": mode,
-                    "submissions": [r.to_json() for r in results],
-                },
-                indent=1,
-            )
-        )
+    status = 0
+    gradebook, unsaved = None, []
     if not args.no_db:
-        from .gradebook import write_gradebook
+        from .gradebook import GradebookWriter
 
-        write_gradebook(args.db, assignment, results)
+        gradebook = GradebookWriter(args.db, assignment)
+    try:
+        with Grader(
+            assignment, workers=args.workers, seed=args.seed, config=cfg, extra_hidden_paths=private
+        ) as grader:
+            bar = None
+            if not args.quiet:
+                from tqdm import tqdm
+
+                bar = tqdm(total=len(submissions), unit="nb", desc=f"grading {assignment.name}")
+
+            def arrived(result) -> None:
+                # Each result goes into the gradebook as soon as it exists: a grader that is
+                # stopped keeps everything it finished.
+                if gradebook is not None:
+                    try:
+                        gradebook.record(result)
+                    except Exception as err:  # noqa: BLE001 -- keep grading; report below
+                        unsaved.append((result, err))
+                if bar:
+                    bar.update(1)
+
+            results = grader.grade_all(submissions, progress=arrived)
+            if bar:
+                bar.close()
+            mode = grader.sandbox_mode
+            seed = grader.seed
+        elapsed = time.monotonic() - t0
+        if args.json:
+            args.json.write_text(
+                json.dumps(
+                    {
+                        "assignment": assignment.name,
+                        "seed": str(seed),
+                        "sandbox": mode,
+                        "submissions": [r.to_json() for r in results],
+                    },
+                    indent=1,
+                )
+            )
+        if gradebook is not None:
+            for result, err in unsaved:  # one more try, so a passing lock costs nothing
+                try:
+                    gradebook.record(result)
+                except Exception:  # noqa: BLE001
+                    print(
+                        f"could not write {result.student}'s scores to the gradebook: {err}",
+                        file=sys.stderr,
+                    )
+                    status = 1
+    finally:
+        if gradebook is not None:
+            gradebook.close()
     if args.feedback:
         write_feedback(args.feedback, assignment, results)
     if args.csv:
         write_csv(args.csv, assignment, results)
     if not args.quiet:
         print(summary_table(assignment, results, elapsed, mode))
-    return 0
+    return status
 
 
 def summary_table(assignment, results, elapsed: float, mode: str) -> str:

@@ -8,14 +8,15 @@ it (a ``cache``, a ``Value`` node, an ``nn.Module``). Decoding never unpickles a
 builds an object of a class the student defined: ``np.load(..., allow_pickle=False)`` and
 ``json.loads`` only. Whatever the student's process sends, the grader gets plain data.
 
-Framing on a stream socket: ``u32 header length | header | u32 blob count | (u64 length | blob)*``.
+Framing on a stream socket: ``u64 message length | u32 header length | header | u32 blob count |
+(u64 length | blob)*``.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import math
+import re
 import socket
 import struct
 from dataclasses import dataclass
@@ -90,9 +91,7 @@ class Encoder:
     def _array(self, a: np.ndarray, tag: str) -> dict:
         if a.dtype.hasobject or a.dtype.kind not in "biufc":
             raise WireError(f"arrays of dtype {a.dtype} cannot be sent")
-        buf = io.BytesIO()
-        np.save(buf, np.ascontiguousarray(a).reshape(a.shape), allow_pickle=False)  # keeps 0-d
-        self.blobs.append(buf.getvalue())
+        self.blobs.append(dump_npy(a))
         return {tag: len(self.blobs) - 1}
 
 
@@ -136,27 +135,48 @@ def decode(tree: Any, blobs: list[bytes], resolve=None, as_tensor=None) -> Any:
     return walk(tree)
 
 
+_NPY_MAGIC = b"\x93NUMPY\x01\x00"
+# The header numpy writes for a plain array, and the only one accepted: parsing it with a regular
+# expression is ~20x faster than numpy's reader (which calls ast.literal_eval) and admits nothing
+# else: no structured or object dtypes, no arbitrary Python literals.
+_NPY_HEADER = re.compile(
+    rb"\{'descr': '([<>|]?[biufc]\d{1,2})', 'fortran_order': (True|False), "
+    rb"'shape': \(((?:\d{1,12}, )*\d{0,12},?)\), \} *\n"
+)
+
+
+def dump_npy(a: np.ndarray) -> bytes:
+    """An ``.npy`` (version 1.0) blob of a numeric array, byte for byte what ``np.save`` writes
+    for a C-ordered array; 0-d arrays keep their shape."""
+    a = np.ascontiguousarray(a).reshape(a.shape)  # ascontiguousarray makes 0-d arrays 1-d
+    shape = repr(tuple(int(n) for n in a.shape))
+    head = f"{{'descr': '{a.dtype.str}', 'fortran_order': False, 'shape': {shape}, }}"
+    pad = 64 - (len(_NPY_MAGIC) + 2 + len(head) + 1) % 64
+    head = (head + " " * pad + "\n").encode("latin1")
+    return b"".join([_NPY_MAGIC, struct.pack("<H", len(head)), head, a.tobytes()])
+
+
 def load_npy(blob: bytes) -> np.ndarray:
     """Parse one ``.npy`` blob, refusing anything but a plain numeric array whose header agrees
     with its size (``np.load`` would allocate whatever shape a hostile header claims)."""
-    fp = io.BytesIO(blob)
+    if len(blob) < 10 or blob[:8] != _NPY_MAGIC:
+        raise WireError("malformed array: not an .npy version 1.0 blob")
+    (n,) = struct.unpack("<H", blob[8:10])
+    m = _NPY_HEADER.fullmatch(blob, 10, 10 + n)
+    if m is None:
+        raise WireError("malformed array: unexpected .npy header")
     try:
-        version = np.lib.format.read_magic(fp)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fp)
-        elif version == (2, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp)
-        else:
-            raise WireError(f"unsupported .npy version {version}")
-    except ValueError as err:
+        dtype = np.dtype(m[1].decode())
+    except TypeError as err:
         raise WireError(f"malformed array: {err}") from None
     if dtype.hasobject or dtype.kind not in "biufc" or dtype.fields is not None:
         raise WireError(f"arrays of dtype {dtype} are not accepted")
-    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
-    if count < 0 or count * dtype.itemsize != len(blob) - fp.tell():
+    shape = tuple(int(d) for d in m[3].split(b",") if d.strip())
+    count = math.prod(shape)
+    if count * dtype.itemsize != len(blob) - 10 - n:
         raise WireError("array header does not match its data")
-    data = np.frombuffer(blob, dtype=dtype, count=count, offset=fp.tell())
-    return data.reshape(shape, order="F" if fortran else "C").copy()
+    data = np.frombuffer(blob, dtype=dtype, count=count, offset=10 + n)
+    return data.reshape(shape, order="F" if m[2] == b"True" else "C").copy()
 
 
 def _hashable(k: Any) -> Any:
@@ -179,37 +199,49 @@ def send(sock: socket.socket, header: dict, blobs: list[bytes] = ()) -> None:
     parts = [struct.pack("<I", len(head)), head, struct.pack("<I", len(blobs))]
     for b in blobs:
         parts += [struct.pack("<Q", len(b)), b]
-    sock.sendall(b"".join(parts))
+    body = b"".join(parts)
+    sock.sendall(struct.pack("<Q", len(body)) + body)
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    chunks, got = [], 0
+    buf = bytearray(n)
+    view, got = memoryview(buf), 0
     while got < n:
-        chunk = sock.recv(min(n - got, 1 << 20))
-        if not chunk:
+        k = sock.recv_into(view[got:], min(n - got, 1 << 24))
+        if not k:
             raise EOFError("connection closed")
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
+        got += k
+    return bytes(buf)
 
 
 def recv(sock: socket.socket) -> tuple[dict, list[bytes]]:
-    """Read one message; raises EOFError on a closed socket, WireError on a bad or huge one."""
-    (n,) = struct.unpack("<I", _recv_exact(sock, 4))
-    if n > MAX_HEADER:
-        raise WireError(f"header of {n} bytes is over the limit")
+    """Read one message; raises EOFError on a closed socket, WireError on a bad or huge one.
+
+    The whole message is read in one go (its length comes first), then split in memory."""
+    (total,) = struct.unpack("<Q", _recv_exact(sock, 8))
+    if total > MAX_MESSAGE:
+        raise WireError(f"message over {MAX_MESSAGE // 2**20} MiB")
+    body = _recv_exact(sock, total)
     try:
-        header = json.loads(_recv_exact(sock, n))
-    except (ValueError, RecursionError) as e:
-        raise WireError(f"header is not valid JSON: {e}") from None
-    if not isinstance(header, dict):
-        raise WireError("header is not an object")
-    (count,) = struct.unpack("<I", _recv_exact(sock, 4))
-    total, blobs = n, []
-    for _ in range(count):
-        (size,) = struct.unpack("<Q", _recv_exact(sock, 8))
-        total += size
-        if total > MAX_MESSAGE:
-            raise WireError(f"message over {MAX_MESSAGE // 2**20} MiB")
-        blobs.append(_recv_exact(sock, size))
+        (n,) = struct.unpack_from("<I", body, 0)
+        if n > MAX_HEADER:
+            raise WireError(f"header of {n} bytes is over the limit")
+        try:
+            header = json.loads(body[4 : 4 + n])
+        except (ValueError, RecursionError) as e:
+            raise WireError(f"header is not valid JSON: {e}") from None
+        if not isinstance(header, dict):
+            raise WireError("header is not an object")
+        (count,) = struct.unpack_from("<I", body, 4 + n)
+        pos, blobs = 8 + n, []
+        for _ in range(count):
+            (size,) = struct.unpack_from("<Q", body, pos)
+            if pos + 8 + size > total:
+                raise WireError("message cut off")
+            blobs.append(body[pos + 8 : pos + 8 + size])
+            pos += 8 + size
+    except struct.error:
+        raise WireError("message cut off") from None
+    if pos != total:
+        raise WireError("trailing bytes after the message")
     return header, blobs

@@ -127,8 +127,16 @@ def test_wire_refuses_pickles_and_huge_headers():
     np.save(buf, np.zeros(4))
     assert np.array_equal(wire.decode({"$nd": 0}, [buf.getvalue()]), np.zeros(4))
     a, b = socket.socketpair()
-    a.sendall(struct.pack("<I", wire.MAX_HEADER + 1))
+    a.sendall(struct.pack("<Q", wire.MAX_MESSAGE + 1))  # refused before reading (or allocating)
+    with pytest.raises(wire.WireError, match="MiB"):
+        wire.recv(b)
+    body = struct.pack("<I", wire.MAX_HEADER + 1) + b"{}"
+    a.sendall(struct.pack("<Q", len(body)) + body)
     with pytest.raises(wire.WireError, match="over the limit"):
+        wire.recv(b)
+    body = struct.pack("<I", 2) + b"{}" + struct.pack("<IQ", 1, 10**6) + b"abc"  # cut off
+    a.sendall(struct.pack("<Q", len(body)) + body)
+    with pytest.raises(wire.WireError, match="cut off"):
         wire.recv(b)
     a.close()
     with pytest.raises(EOFError):
