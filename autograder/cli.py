@@ -44,12 +44,108 @@ def main(argv: list[str] | None = None) -> int:
         "--seed", type=int, help="seed of the hidden inputs (default: random, recorded)"
     )
     gr.add_argument("--timeout", type=float, default=None, help="seconds per cell (default 20)")
+    gr.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="grade on this Dask distributed cluster (e.g. tcp://host:8786) instead of locally",
+    )
+    gr.add_argument(
+        "--regrade",
+        action="store_true",
+        help="grade again what the gradebook already has with unchanged notebook and checks",
+    )
+    gr.add_argument("--report", type=Path, help="write the instructor report (HTML) here")
     gr.add_argument("--quiet", action="store_true", help="no progress bar or table")
+    col = sub.add_parser(
+        "collect", help="import an LMS bulk download into submitted/<student>/<assignment>/"
+    )
+    col.add_argument("assignment")
+    col.add_argument("bulk", type=Path, help="the bulk download: a zip, or a folder")
+    col.add_argument("--into", type=Path, default=Path("submitted"), help="default: submitted/")
+    col.add_argument(
+        "--id-pattern",
+        help="regular expression with a group 'student' matched against each entry's name",
+    )
+    col.add_argument("--json", type=Path, help="write what happened to every entry as JSON")
+
+    rep = sub.add_parser(
+        "report", help="instructor report (HTML) and grades CSV from the gradebook's results"
+    )
+    rep.add_argument("assignment")
+    rep.add_argument(
+        "--db", default="sqlite:///gradebook.db", help="the gradebook (SQLAlchemy URL)"
+    )
+    rep.add_argument("--out", type=Path, required=True, help="the report's HTML file")
+    rep.add_argument("--csv", type=Path, help="also write the grades CSV")
+    pg = sub.add_parser("pages", help="generate the book's assignment pages (book/assignments/)")
+    pg.add_argument("--check", action="store_true", help="only report stale pages (exit 1)")
     args = parser.parse_args(argv)
     course = Course.load(args.course)
     if args.command == "release":
         return _release(course, args)
+    if args.command == "pages":
+        return _pages(course, args)
+    if args.command == "collect":
+        return _collect(course, args)
+    if args.command == "report":
+        return _report(course, args)
     return _grade(course, args)
+
+
+def _collect(course: Course, args) -> int:
+    from dataclasses import asdict
+
+    from .collect import CollectError, collect
+
+    course.assignment(args.assignment)  # the assignment must exist
+    try:
+        entries = collect(args.bulk, args.assignment, args.into, args.id_pattern)
+    except CollectError as err:
+        print(f"collect: {err}", file=sys.stderr)
+        return 2
+    for e in sorted(entries, key=lambda e: (e.status != "skipped", e.source)):
+        who = e.student or "?"
+        print(
+            f"{e.status:<9} {who:<16} {e.source}"
+            + (f": {e.message}" if e.status == "skipped" else "")
+        )
+    counts = {
+        s: sum(1 for e in entries if e.status == s)
+        for s in ("imported", "updated", "unchanged", "skipped")
+    }
+    print(", ".join(f"{k} {v}" for k, v in counts.items()) + f" (into {args.into})")
+    if args.json:
+        args.json.write_text(json.dumps([asdict(e) for e in entries], indent=1))
+    return 0
+
+
+def _report(course: Course, args) -> int:
+    from .feedback import write_csv
+    from .gradebook import GradebookWriter
+    from .grader import result_from_json
+    from .report import write_report
+
+    assignment = course.assignment(args.assignment)
+    with GradebookWriter(args.db, assignment) as gb:
+        stored = gb.stored()
+    if not stored:
+        print(f"the gradebook has no results of {assignment.name}", file=sys.stderr)
+        return 2
+    results = [result_from_json(stored[s].result) for s in sorted(stored)]
+    stale = sum(1 for st in stored.values() if st.checks_version != assignment.checks_version)
+    if stale:
+        print(
+            f"note: {stale} results were graded with an older version of the checks "
+            "(grade again to update them)",
+            file=sys.stderr,
+        )
+    write_report(args.out, assignment, results)
+    if args.csv:
+        write_csv(args.csv, assignment, results)
+    print(
+        f"{len(results)} results: report {args.out}" + (f", grades {args.csv}" if args.csv else "")
+    )
+    return 0
 
 
 def _release(course: Course, args) -> int:
@@ -71,9 +167,21 @@ def _release(course: Course, args) -> int:
     return 0
 
 
+def _pages(course: Course, args) -> int:
+    from .pages import write_pages
+
+    stale = [path for path, fresh in write_pages(course, check=args.check) if not fresh]
+    for path in stale:
+        print(f"{path.relative_to(course.root)} {'STALE' if args.check else 'written'}")
+    if args.check and stale:
+        print("run `python -m autograder pages` to regenerate", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _grade(course: Course, args) -> int:
     from .feedback import write_csv, write_feedback
-    from .grader import Grader, find_submissions
+    from .grader import Grader, find_submissions, result_from_json
     from .session import SessionConfig
 
     assignment = course.assignment(args.assignment)
@@ -86,44 +194,75 @@ def _grade(course: Course, args) -> int:
         cfg.cell_timeout = args.timeout
     # Outputs and inputs of the grader are hidden from workers too.
     private = [str(Path(p).resolve()) for p in args.paths]
-    private += [str(p.resolve()) for p in (args.json, args.csv, args.feedback) if p]
+    private += [str(p.resolve()) for p in (args.json, args.csv, args.feedback, args.report) if p]
     if not args.no_db and args.db.startswith("sqlite:///"):
         db_file = str(Path(args.db[len("sqlite:///") :]).resolve())
         private += [db_file, f"{db_file}-wal", f"{db_file}-shm", f"{db_file}-journal"]
     t0 = time.monotonic()
     status = 0
-    gradebook, unsaved = None, []
+    gradebook, unsaved, reused = None, [], {}
     if not args.no_db:
         from .gradebook import GradebookWriter
 
         gradebook = GradebookWriter(args.db, assignment)
+    shas = {student: _sha256(path) for student, path in submissions}
+    seed = args.seed
+    if gradebook is not None:
+        # Resume: what the gradebook already holds for the same notebook and the same checks is
+        # not graded again (a killed batch goes on where it stopped).
+        stored = gradebook.stored()
+        current = [st for st in stored.values() if st.checks_version == gradebook.version]
+        if seed is None and current:  # one batch, one seed: a resumed batch keeps its seed
+            seed = max(current, key=lambda st: st.graded_at).seed
+        if not args.regrade:
+            for student, _ in submissions:
+                st = stored.get(student)
+                if (
+                    st
+                    and st.checks_version == gradebook.version
+                    and (st.notebook_sha256 == shas[student])
+                ):
+                    reused[student] = result_from_json(st.result)
+    todo = [(st, p) for st, p in submissions if st not in reused]
+    if reused and not args.quiet:
+        print(
+            f"{len(reused)} of {len(submissions)} submissions are already in the gradebook with "
+            "the same notebook and checks: not graded again (--regrade grades them anyway)"
+        )
     try:
         with Grader(
-            assignment, workers=args.workers, seed=args.seed, config=cfg, extra_hidden_paths=private
+            assignment, workers=args.workers, seed=seed, config=cfg, extra_hidden_paths=private
         ) as grader:
             bar = None
-            if not args.quiet:
+            if not args.quiet and todo:
                 from tqdm import tqdm
 
-                bar = tqdm(total=len(submissions), unit="nb", desc=f"grading {assignment.name}")
+                bar = tqdm(total=len(todo), unit="nb", desc=f"grading {assignment.name}")
 
             def arrived(result) -> None:
                 # Each result goes into the gradebook as soon as it exists: a grader that is
                 # stopped keeps everything it finished.
                 if gradebook is not None:
                     try:
-                        gradebook.record(result)
+                        gradebook.record(result, shas[result.student], forced=args.regrade)
                     except Exception as err:  # noqa: BLE001 -- keep grading; report below
                         unsaved.append((result, err))
                 if bar:
                     bar.update(1)
 
-            results = grader.grade_all(submissions, progress=arrived)
+            if args.scheduler:
+                from .distributed import grade_on_cluster
+
+                graded = grade_on_cluster(args.scheduler, grader, todo, progress=arrived)
+            else:
+                graded = grader.grade_all(todo, progress=arrived)
             if bar:
                 bar.close()
-            mode = grader.sandbox_mode
+            mode = grader.sandbox_mode if todo else "none needed"
             seed = grader.seed
         elapsed = time.monotonic() - t0
+        fresh = {r.student: r for r in graded}
+        results = [reused.get(st) or fresh[st] for st, _ in submissions]
         if args.json:
             args.json.write_text(
                 json.dumps(
@@ -131,6 +270,9 @@ def _grade(course: Course, args) -> int:
                         "assignment": assignment.name,
                         "seed": str(seed),
                         "sandbox": mode,
+                        "checks_version": assignment.checks_version,
+                        "graded": len(graded),
+                        "reused": len(reused),
                         "submissions": [r.to_json() for r in results],
                     },
                     indent=1,
@@ -139,7 +281,7 @@ def _grade(course: Course, args) -> int:
         if gradebook is not None:
             for result, err in unsaved:  # one more try, so a passing lock costs nothing
                 try:
-                    gradebook.record(result)
+                    gradebook.record(result, shas[result.student], forced=args.regrade)
                 except Exception:  # noqa: BLE001
                     print(
                         f"could not write {result.student}'s scores to the gradebook: {err}",
@@ -149,6 +291,10 @@ def _grade(course: Course, args) -> int:
     finally:
         if gradebook is not None:
             gradebook.close()
+    if args.report:
+        from .report import write_report
+
+        write_report(args.report, assignment, results)
     if args.feedback:
         write_feedback(args.feedback, assignment, results)
     if args.csv:
@@ -156,6 +302,16 @@ def _grade(course: Course, args) -> int:
     if not args.quiet:
         print(summary_table(assignment, results, elapsed, mode))
     return status
+
+
+def _sha256(path: Path) -> str:
+    """The notebook's fingerprint ("" when there is none to read)."""
+    import hashlib
+
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return ""
 
 
 def summary_table(assignment, results, elapsed: float, mode: str) -> str:

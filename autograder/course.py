@@ -14,6 +14,7 @@ that run beside the student's code). The package is named in the course's ``pypr
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 import tomllib
@@ -91,6 +92,23 @@ class Assignment:
     @property
     def module_prefix(self) -> str:
         return f"{self.course.checks_package}.{self.name}"
+
+    @cached_property
+    def checks_version(self) -> str:
+        """A fingerprint of everything that decides a grade: the source notebook (setup cells,
+        items, points), the assignment's checks and probes, and the comparison helpers. The
+        gradebook stores it with every result, so a fixed check means a regrade."""
+        import hashlib
+
+        self.course.activate()
+        spec = importlib.util.find_spec(self.module_prefix)
+        package = Path(spec.origin).parent if spec and spec.origin else None
+        files = [self.source_path, Path(__file__).with_name("checking.py")]
+        files += sorted(package.glob("*.py")) if package else []
+        h = hashlib.sha256()
+        for f in files:
+            h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+        return h.hexdigest()[:16]
 
     def checks(self, hidden: bool) -> list[Check]:
         """Public checks, plus the hidden ones when ``hidden``; all must name items of the notebook."""

@@ -86,6 +86,8 @@ class SubmissionResult:
             "notes": self.notes,
             "seconds": round(self.seconds, 3),
             "seed": str(self.seed),
+            "path": self.path,
+            "output": self.output,
             "items": [
                 {
                     "grade_id": i.grade_id,
@@ -97,6 +99,32 @@ class SubmissionResult:
                 for i in self.items
             ],
         }
+
+
+def result_from_json(data: dict) -> SubmissionResult:
+    """The inverse of :meth:`SubmissionResult.to_json` (the gradebook stores results so)."""
+    items = [
+        ItemResult(
+            i["grade_id"],
+            i["max_score"],
+            i["score"],
+            manual=i["score"] is None,
+            checks=[CheckResult(**c) for c in i.get("checks", [])],
+        )
+        for i in data["items"]
+    ]
+    return SubmissionResult(
+        data["student"],
+        data.get("path", ""),
+        data["score"],
+        data["max_score"],
+        items,
+        error=data.get("error"),
+        notes=list(data.get("notes", [])),
+        output=data.get("output", ""),
+        seconds=data.get("seconds", 0.0),
+        seed=int(data.get("seed", 0)),
+    )
 
 
 def find_submissions(paths: list[str | Path], assignment: Assignment) -> list[tuple[str, Path]]:
@@ -152,8 +180,9 @@ class Grader:
         self.workers = max(1, workers)
         self.seed = secrets.randbits(63) if seed is None else seed
         self.config = config or SessionConfig()
+        self.extra_hidden = [str(p) for p in extra_hidden_paths]
         self.config.hide = sorted(
-            {*self.config.hide, *assignment.course.secret_paths(), *map(str, extra_hidden_paths)}
+            {*self.config.hide, *assignment.course.secret_paths(), *self.extra_hidden}
         )
         self.checks: dict[str, list[Check]] = {}
         for c in assignment.checks(hidden=hidden_checks):
@@ -242,15 +271,7 @@ class Grader:
                 try:
                     result = self.grade(student, path, slot)
                 except Exception as err:  # noqa: BLE001 -- a grader fault: report, keep going
-                    result = SubmissionResult(
-                        student,
-                        str(path),
-                        0.0,
-                        self.assignment.max_auto_score,
-                        self._empty_items(),
-                        error=f"internal grader error: {err!r}",
-                        seed=self.seed,
-                    )
+                    result = self.failed(student, path, f"internal grader error: {err!r}")
                 done.put((i, result))
         finally:
             self.close()
@@ -292,6 +313,20 @@ class Grader:
             result.seconds = time.monotonic() - start
         result.score = round(sum(i.score or 0.0 for i in items if not i.manual), 4)
         return result
+
+    def failed(self, student: str, path: Path, why: str) -> SubmissionResult:
+        """The result of a submission that could not be graded at all (score 0, the reason)."""
+        items = self._empty_items()
+        self._fail_all(items, f"not graded: {why}")
+        return SubmissionResult(
+            student,
+            str(path),
+            0.0,
+            self.assignment.max_auto_score,
+            items,
+            error=why,
+            seed=self.seed,
+        )
 
     def _empty_items(self) -> list[ItemResult]:
         return [

@@ -174,14 +174,16 @@ def main() -> None:
         )
         ours_s, data = run_ours(course.root, args.assignment, subs, args.workers, tmp)
         sample = rng.sample(sorted(kinds), min(args.nbgrader_sample, len(kinds)))
-        nbg_s = run_nbgrader(course, args.assignment, subs, sample, tmp)
+        nbg_s = run_nbgrader(course, args.assignment, subs, sample, tmp) if sample else 0.0
     ours_rate = args.n / ours_s
-    nbg_rate = len(sample) / nbg_s
     per = sorted(s["seconds"] for s in data["submissions"])
     print(
         f"trusted grader ({data['sandbox']}): {args.n} in {ours_s:.1f} s = {ours_rate:.2f} "
         f"submissions/s (median {per[len(per) // 2]:.2f} s, max {per[-1]:.1f} s per submission)"
     )
+    if not sample:
+        return
+    nbg_rate = len(sample) / nbg_s
     print(f"nbgrader autograde: {len(sample)} in {nbg_s:.1f} s = {nbg_rate:.3f} submissions/s")
     print(
         f"ratio: {ours_rate / nbg_rate:.1f}x; 1000 submissions would take "

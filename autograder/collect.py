@@ -1,0 +1,270 @@
+"""Import an LMS bulk download into nbgrader's ``submitted/<student>/<assignment>/`` layout.
+
+A bulk download is a zip (or a folder) holding one entry per student: a zip of the student's
+files, or the notebook itself. LMSs name the entries after the student, for example
+``Jane Doe_123456_assignsubmission_file_`` (Moodle) or ``doejane_12345_67890_a1.zip`` (Canvas),
+and rename resubmitted files (``a1_backprop (2).ipynb``, ``A1_Backprop-1.ipynb``). The student id
+is taken from the entry's name with :data:`ID_PATTERNS` (or a pattern given with ``--id-pattern``
+whose group ``student`` is the id); the notebook is the one file whose name, once the LMS's
+decorations are removed, is the assignment's.
+
+Nothing is ever extracted by its archive path: members are read into memory with hard limits and
+the notebook is written to a path built from the id alone. Every malformed entry gets a clear
+reason and is skipped; the others are imported: archives that are not zips or are empty, zip
+bombs (too large once inflated, too many members, nested too deep), members with absolute paths
+or ``..``, symbolic links, encrypted members, no notebook, a notebook with the wrong name, two
+candidate notebooks, a file that is not a notebook, and two entries for the same student.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import stat
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+MAX_MEMBER_BYTES = 50 * 2**20  # one inflated file
+MAX_TOTAL_BYTES = 200 * 2**20  # everything inflated from one student's zip
+MAX_MEMBERS = 2000
+MAX_RATIO = 200  # inflated / compressed size of one member: beyond this it is a bomb
+
+ID_PATTERNS = [
+    # Moodle: "Full Name_123456_assignsubmission_file_" (+ the file name when not in folders)
+    re.compile(r"^(?P<name>.+?)_(?P<student>\d+)_assignsubmission_(?:file_|onlinetext_)?"),
+    # Canvas: "doejane_12345_67890_file.ext", late ones "doejane_LATE_12345_67890_file.ext"
+    re.compile(r"^(?P<name>[^_]+)_(?:LATE_)?(?P<student>\d+)_\d+_"),
+    # Anything else: the whole name, less a .zip or .ipynb ending ("jdoe.zip", "jdoe/")
+    re.compile(r"^(?P<student>[A-Za-z0-9][A-Za-z0-9._@-]*?)(?:\.zip|\.ipynb)?$"),
+]
+
+
+class CollectError(Exception):
+    """Why one entry of the bulk download was skipped."""
+
+
+@dataclass
+class Entry:
+    source: str  # the entry's name in the bulk download
+    student: str | None
+    status: str  # imported | updated | unchanged | skipped
+    message: str = ""
+
+
+def collect(bulk: Path, assignment: str, into: Path, id_pattern: str | None = None) -> list[Entry]:
+    """Import every student of ``bulk`` (a zip or a folder); returns one Entry per entry.
+
+    Raises CollectError only when ``bulk`` itself cannot be read; a bad entry is skipped."""
+    patterns = [re.compile(id_pattern)] if id_pattern else ID_PATTERNS
+    entries: list[Entry] = []
+    found: dict[str, tuple[str, bytes] | None] = {}  # None: duplicated, nobody's notebook
+    for top, read in _groups(Path(bulk)):
+        student, rest = _maybe_id(top, patterns)
+        try:
+            if student is None:
+                raise CollectError(f"no student id in the name {top!r} (see --id-pattern)")
+            # A file named after the student ("doejane_12345_67890_a1_backprop (2).ipynb")
+            # is judged by the name the student gave it, after the LMS's prefix.
+            members = [(rest if n == top and rest else n, d, e) for n, d, e in read()]
+            notebook = _notebook_of(members, assignment)
+        except CollectError as err:
+            entries.append(Entry(top, student, "skipped", str(err)))
+            continue
+        if student in found:
+            why = f"two entries for student {student!r}: which one is the submission?"
+            entries.append(Entry(top, student, "skipped", why))
+            first = found[student]
+            if first is not None:
+                entries.append(Entry(first[0], student, "skipped", why))
+            found[student] = None
+            continue
+        found[student] = (top, notebook)
+    for student, got in found.items():
+        if got is not None:
+            entries.append(_write(into, student, assignment, got[1], got[0]))
+    return entries
+
+
+def _groups(bulk: Path):
+    """(entry name, reader) per student entry; a reader returns [(name, bytes|None, error)]."""
+    if bulk.is_dir():
+        for p in sorted(bulk.iterdir()):
+            if p.name.startswith(".") or p.name == "__MACOSX":
+                continue
+            yield p.name, (lambda p=p: _read_path(p))
+        return
+    try:
+        zf = zipfile.ZipFile(bulk)
+    except (zipfile.BadZipFile, OSError) as err:
+        raise CollectError(f"{bulk.name}: not a zip archive ({err})") from None
+    groups: dict[str, list[zipfile.ZipInfo]] = {}
+    for info in zf.infolist():
+        top = info.filename.replace("\\", "/").split("/", 1)[0]
+        if top in ("", "..") or re.match(r"^[A-Za-z]:", top):  # reported, never extracted
+            top = info.filename
+        elif top.startswith(".") or top == "__MACOSX":  # hidden files and macOS metadata
+            continue
+        groups.setdefault(top, []).append(info)
+    if not groups:
+        raise CollectError(f"{bulk.name}: no entries in the bulk download")
+    for top, infos in groups.items():
+        yield top, (lambda infos=infos: _read_members(zf, infos, MAX_TOTAL_BYTES))
+
+
+def _read_path(p: Path) -> list[tuple[str, bytes | None, str | None]]:
+    """One entry of a bulk folder: a file, or a folder of files (no links followed)."""
+    if p.is_symlink():
+        return [(p.name, None, "a symbolic link: refused")]
+    if p.is_file():
+        if p.stat().st_size > MAX_TOTAL_BYTES:
+            return [(p.name, None, f"larger than {MAX_TOTAL_BYTES} bytes: refused")]
+        return [(p.name, p.read_bytes(), None)]
+    out, total = [], 0
+    for f in sorted(p.rglob("*")):
+        rel = str(f.relative_to(p))
+        if f.is_symlink():
+            out.append((rel, None, "a symbolic link: refused"))
+        elif f.is_file():
+            total += f.stat().st_size
+            if total > MAX_TOTAL_BYTES or len(out) > MAX_MEMBERS:
+                return out + [(rel, None, "the folder is too large: refused")]
+            out.append((rel, f.read_bytes(), None))
+    return out
+
+
+def student_id(name: str, patterns=ID_PATTERNS) -> tuple[str, str]:
+    """The student's id from an entry's name, safe as a folder name, and the rest of the name
+    (the file name the student gave, where the LMS keeps it)."""
+    for pat in patterns:
+        m = pat.match(name)
+        if m and m.groupdict().get("student"):
+            sid = m.group("student")
+            if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,127}", sid) and ".." not in sid:
+                return sid, name[m.end() :]
+    raise CollectError(f"no student id in the name {name!r}")
+
+
+def _maybe_id(name: str, patterns) -> tuple[str | None, str]:
+    try:
+        return student_id(name, patterns)
+    except CollectError:
+        return None, ""
+
+
+def notebook_matches(filename: str, assignment: str) -> bool:
+    """Whether an LMS-renamed file is the assignment's notebook: ``A1_Backprop (2).ipynb``,
+    ``a1_backprop-1.ipynb`` and ``a1 backprop.ipynb`` are ``a1_backprop.ipynb``."""
+    p = PurePosixPath(filename)
+    if p.suffix.lower() != ".ipynb":
+        return False
+    stem = p.stem.lower().strip()
+    stem = re.sub(r"(\s*\(\d+\)|-\d+)+$", "", stem)
+    stem = re.sub(r"[\s-]+", "_", stem)
+    return stem == assignment.lower()
+
+
+def _notebook_of(members, assignment: str) -> bytes:
+    """The notebook of one student's entry (a zip, a notebook, or a folder of files)."""
+    files: list[tuple[str, bytes]] = []
+    for name, data, error in members:
+        if error:
+            raise CollectError(f"{name}: {error}")
+        if data is None:
+            continue
+        base = name.split("/", 1)[1] if "/" in name else name
+        if name.lower().endswith(".zip") or data[:4] == b"PK\x03\x04":
+            try:
+                zf = zipfile.ZipFile(io.BytesIO(data))
+            except (zipfile.BadZipFile, OSError) as err:
+                raise CollectError(f"{name}: not a zip archive ({err})") from None
+            for inner, inner_data, inner_error in _read_members(zf, zf.infolist(), MAX_TOTAL_BYTES):
+                if inner_error:
+                    raise CollectError(f"{inner}: {inner_error}")
+                if inner_data is not None:
+                    files.append((inner, inner_data))
+        else:
+            files.append((base or name, data))
+    files = [(n, d) for n, d in files if not _ignorable(n)]
+    if not files:
+        raise CollectError("empty: no files in this submission")
+    notebooks = [(n, d) for n, d in files if n.lower().endswith(".ipynb")]
+    if not notebooks:
+        raise CollectError(f"no notebook among {', '.join(n for n, _ in files[:5])}")
+    right = [(n, d) for n, d in notebooks if notebook_matches(PurePosixPath(n).name, assignment)]
+    if not right and len(notebooks) == 1:
+        raise CollectError(f"wrong notebook name {notebooks[0][0]!r}: expected {assignment}.ipynb")
+    if not right:
+        names = ", ".join(n for n, _ in notebooks[:5])
+        raise CollectError(f"no notebook named {assignment}.ipynb among {names}")
+    if len(right) > 1:
+        names = ", ".join(n for n, _ in right)
+        raise CollectError(f"{len(right)} notebooks could be the submission ({names}): which one?")
+    name, data = right[0]
+    try:
+        nb = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise CollectError(f"{name} is not a notebook (not JSON: {err})") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise CollectError(f"{name} is not a notebook (no cells)")
+    return data
+
+
+def _ignorable(name: str) -> bool:
+    parts = PurePosixPath(name).parts
+    return any(p.startswith(".") or p == "__MACOSX" for p in parts) or name.endswith("/")
+
+
+def _read_members(zf: zipfile.ZipFile, infos, limit: int):
+    """Members as (name, bytes, error). A member that is unsafe (a path out of the archive, a
+    link, a bomb) makes the whole entry unsafe: CollectError. Header sizes can lie, so what is
+    inflated is capped as it is read."""
+    files = [i for i in infos if not i.is_dir()]
+    if not files:
+        raise CollectError("empty: no files in this submission")
+    if len(files) > MAX_MEMBERS:
+        raise CollectError(f"{len(files)} files: more than {MAX_MEMBERS}, refused")
+    out, total = [], 0
+    for info in files:
+        name = info.filename
+        if _unsafe_name(name):
+            raise CollectError(f"file name {name!r} points outside the archive: refused")
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise CollectError(f"{name!r} is a symbolic link: refused")
+        if info.flag_bits & 0x1:
+            raise CollectError(f"{name!r} is encrypted")
+        if info.file_size > MAX_MEMBER_BYTES or (
+            info.compress_size and info.file_size / info.compress_size > MAX_RATIO
+        ):
+            raise CollectError(f"{name!r} inflates to {info.file_size} bytes: a zip bomb? refused")
+        try:
+            with zf.open(info) as f:
+                blob = f.read(min(MAX_MEMBER_BYTES, limit - total) + 1)
+        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError) as err:
+            raise CollectError(f"{name!r} cannot be read ({err})") from None
+        total += len(blob)
+        if len(blob) > MAX_MEMBER_BYTES or total > limit:
+            raise CollectError(f"{name!r} inflates past the size limit: a zip bomb? refused")
+        out.append((name, blob, None))
+    return out
+
+
+def _unsafe_name(name: str) -> bool:
+    p = PurePosixPath(name.replace("\\", "/"))
+    return p.is_absolute() or ".." in p.parts or re.match(r"^[A-Za-z]:", name) is not None
+
+
+def _write(into: Path, student: str, assignment: str, notebook: bytes, source: str) -> Entry:
+    dest = Path(into) / student / assignment / f"{assignment}.ipynb"
+    if dest.exists() and dest.read_bytes() == notebook:
+        return Entry(source, student, "unchanged", str(dest))
+    status = "updated" if dest.exists() else "imported"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".collect-")
+    with os.fdopen(fd, "wb") as f:
+        f.write(notebook)
+    os.replace(tmp, dest)  # a killed import never leaves half a notebook
+    return Entry(source, student, status, str(dest))

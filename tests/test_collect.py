@@ -1,0 +1,204 @@
+"""Importing an LMS bulk download: odd names are understood, malformed entries are skipped with a
+clear reason, and nothing is ever written outside the submitted/ folder."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder.collect import MAX_MEMBER_BYTES, collect, notebook_matches, student_id
+
+A = "t1_tiny"
+FIXTURE = Path(__file__).parent / "fixtures" / "tiny_course"
+NB = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}).encode()
+
+
+def nb(tag: str) -> bytes:
+    return json.dumps(
+        {
+            "cells": [{"cell_type": "markdown", "metadata": {}, "source": tag}],
+            "metadata": {},
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        }
+    ).encode()
+
+
+def zip_of(files: dict[str, bytes], links: dict[str, str] = ()) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+        for name, target in dict(links).items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = 0o120777 << 16  # a symbolic link
+            zf.writestr(info, target)
+    return buf.getvalue()
+
+
+def test_names_lms_give():
+    assert student_id("Jane Doe_123456_assignsubmission_file_")[0] == "123456"
+    assert student_id("Jane Doe_123456_assignsubmission_file_t1_tiny.ipynb") == (
+        "123456",
+        "t1_tiny.ipynb",
+    )
+    assert student_id("doejane_LATE_4242_991_t1_tiny (2).ipynb") == ("4242", "t1_tiny (2).ipynb")
+    assert student_id("jdoe.zip")[0] == "jdoe"
+    assert student_id("jane.doe@uni.edu.zip")[0] == "jane.doe@uni.edu"
+    for ok in ("t1_tiny.ipynb", "T1_Tiny (2).ipynb", "t1_tiny-1.ipynb", "t1 tiny.ipynb"):
+        assert notebook_matches(ok, A), ok
+    for bad in ("Untitled.ipynb", "t1_tiny.py", "t1_tiny_old.ipynb", "t1_tiny.ipynb.txt"):
+        assert not notebook_matches(bad, A), bad
+
+
+def test_bulk_download_with_good_and_malformed_entries(tmp_path):
+    bomb = b"\0" * (MAX_MEMBER_BYTES + 10)  # deflates to ~50 kB
+    entries = {
+        # good: Moodle folder, Canvas file, zip with a renamed notebook and clutter
+        "Ann Lee_1001_assignsubmission_file_/t1_tiny.ipynb": nb("ann"),
+        "leeben_1002_5001_t1_tiny (2).ipynb": nb("ben"),
+        "Cat Wu_1003_assignsubmission_file_cat.zip": zip_of(
+            {
+                "work/T1_Tiny-1.ipynb": nb("cat"),
+                "__MACOSX/._x": b"x",
+                "notes.txt": b"hi",
+                "work/.ipynb_checkpoints/t1_tiny-checkpoint.ipynb": nb("old"),
+            }
+        ),
+        # malformed
+        "Dan Ho_1004_assignsubmission_file_d.zip": zip_of({"../../../evil.ipynb": nb("x")}),
+        "Eve Ng_1005_assignsubmission_file_e.zip": zip_of(
+            {"t1_tiny.ipynb": nb("e")}, links={"data": "/etc/passwd"}
+        ),
+        "Fay Ox_1006_assignsubmission_file_f.zip": zip_of({"t1_tiny.ipynb": bomb}),
+        "Gus Po_1007_assignsubmission_file_g.zip": zip_of({"Untitled.ipynb": nb("g")}),
+        "Hal Qi_1008_assignsubmission_file_h.zip": zip_of(
+            {"t1_tiny.ipynb": nb("h1"), "t1_tiny (1).ipynb": nb("h2")}
+        ),
+        "Ivy Ra_1009_assignsubmission_file_i.zip": zip_of({}),
+        "Jon Sa_1010_assignsubmission_file_j.zip": b"this is not a zip",
+        "Kim Tu_1011_assignsubmission_file_k.zip": zip_of({"t1_tiny.ipynb": b"{not json"}),
+        "Lou Vy_1012_assignsubmission_file_/t1_tiny.ipynb": nb("lou1"),
+        "lou_1012_77_t1_tiny.ipynb": nb("lou2"),  # the same student twice
+        "no id here!.zip": zip_of({"t1_tiny.ipynb": nb("?")}),
+        "../escape.zip": zip_of({"t1_tiny.ipynb": nb("esc")}),
+    }
+    bulk = tmp_path / "bulk.zip"
+    with zipfile.ZipFile(bulk, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    into = tmp_path / "out" / "submitted"
+    got = {e.source: e for e in collect(bulk, A, into)}
+
+    def status(prefix):
+        (e,) = [e for src, e in got.items() if src.startswith(prefix)]
+        return e.status, e.message
+
+    for who, tag in (("1001", "ann"), ("1002", "ben"), ("1003", "cat")):
+        path = into / who / A / f"{A}.ipynb"
+        assert json.loads(path.read_bytes())["cells"][0]["source"] == tag
+    assert status("Ann Lee")[0] == status("leeben")[0] == status("Cat Wu")[0] == "imported"
+    expect = {
+        "Dan Ho": "outside the archive",
+        "Eve Ng": "symbolic link",
+        "Fay Ox": "zip bomb",
+        "Gus Po": "wrong notebook name 'Untitled.ipynb'",
+        "Hal Qi": "which one?",
+        "Ivy Ra": "empty",
+        "Jon Sa": "not a zip archive",
+        "Kim Tu": "not a notebook",
+        "Lou Vy": "two entries for student '1012'",
+        "lou_1012": "two entries for student '1012'",
+        "no id here": "no student id",
+        "../escape.zip": "no student id",
+    }
+    for prefix, why in expect.items():
+        st, msg = status(prefix)
+        assert st == "skipped" and why in msg, (prefix, msg)
+    # nothing was written but the three notebooks, all inside submitted/
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert written == sorted(
+        [Path("bulk.zip")]
+        + [Path("out/submitted") / w / A / f"{A}.ipynb" for w in ("1001", "1002", "1003")]
+    )
+    # importing again changes nothing; a newer notebook is an update
+    again = collect(bulk, A, into)
+    assert {e.status for e in again if e.student in ("1001", "1002", "1003")} == {"unchanged"}
+
+
+def test_folder_of_per_student_zips_and_the_command(tmp_path):
+    bulk = tmp_path / "download"
+    bulk.mkdir()
+    (bulk / "amy.zip").write_bytes(zip_of({"t1_tiny.ipynb": nb("amy")}))
+    (bulk / "bob.zip").write_bytes(b"")  # an empty file
+    (bulk / "cal.zip").symlink_to("/etc/passwd")
+    into = tmp_path / "submitted"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "--course",
+            str(FIXTURE),
+            "collect",
+            A,
+            str(bulk),
+            "--into",
+            str(into),
+            "--json",
+            str(tmp_path / "c.json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "imported 1" in proc.stdout and "skipped 2" in proc.stdout, proc.stdout
+    report = {e["source"]: e for e in json.loads((tmp_path / "c.json").read_text())}
+    assert report["bob.zip"]["status"] == "skipped" and "not a zip" in report["bob.zip"]["message"]
+    assert "symbolic link" in report["cal.zip"]["message"]
+    assert (into / "amy" / A / f"{A}.ipynb").exists()
+    from autograder.course import Course
+    from autograder.grader import find_submissions
+
+    found = find_submissions([into], Course.load(FIXTURE).assignment(A))
+    assert [s for s, _ in found] == ["amy"]
+
+
+def test_an_unreadable_bulk_download_is_one_clear_error(tmp_path):
+    bad = tmp_path / "bulk.zip"
+    bad.write_bytes(b"garbage")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "--course",
+            str(FIXTURE),
+            "collect",
+            A,
+            str(bad),
+            "--into",
+            str(tmp_path / "s"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2 and "not a zip archive" in proc.stderr
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize(
+    "name", ["/abs/t1_tiny.ipynb", "C:/x/t1_tiny.ipynb", "a/../../t1_tiny.ipynb"]
+)
+def test_unsafe_member_names_inside_a_student_zip(tmp_path, name):
+    bulk = tmp_path / "b"
+    bulk.mkdir()
+    (bulk / "zed.zip").write_bytes(zip_of({name: nb("z")}))
+    (e,) = collect(bulk, A, tmp_path / "s")
+    assert e.status == "skipped" and "outside the archive" in e.message
