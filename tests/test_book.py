@@ -1,11 +1,9 @@
 """The book builds with warnings as errors, shows the parts of its table of contents, and never
-contains solution text or hidden checks."""
+contains solution text or hidden checks. The ``built_book`` fixture (tests/conftest.py) builds the
+book once per test run for this file and the other site tests."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,23 +12,7 @@ import yaml
 from autograder.leaks import find_leaks
 
 ROOT = Path(__file__).resolve().parent.parent
-HTML = ROOT / "_build" / "html"
 pytestmark = [pytest.mark.book, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def built_book():
-    jb = Path(sys.executable).parent / "jupyter-book"
-    env = dict(os.environ, PATH=f"{jb.parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    proc = subprocess.run(
-        [str(jb), "build", ".", "-W", "-n", "--keep-going"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    return HTML
 
 
 def _toc():
