@@ -11,6 +11,10 @@ Layout (read in this order):
     sandbox     -- namespaces, rlimits, unprivileged uid
     zygote, worker, session -- pre-imported forking server, worker loop, grader-side sessions
     grader      -- verdicts: runs every check in this process
-    gradebook, feedback, release, cli -- nbgrader gradebook, HTML/CSV, student versions, commands
+    distributed -- the same grading as tasks on a Dask cluster (--scheduler)
+    gradebook   -- scores into nbgrader's gradebook, results and audit trail (resume, regrade)
+    feedback, report -- students' feedback HTML and grades CSV; the instructor's report
+    collect     -- LMS bulk downloads into submitted/<student>/<assignment>/
+    release, pages, cli -- student versions, the book's assignment pages, the commands
     checks/<assignment>/{public,hidden,probes}.py -- each assignment's checks
 """
