@@ -136,6 +136,14 @@ def title(path: Path) -> str:
     return re.sub(r"<[^>]+>|#|\s+", " ", m.group(1)).strip() if m else ""
 
 
+def first_paragraph(path: Path) -> str:
+    """The text of the first paragraph of a page's article."""
+    text = path.read_text(encoding="utf-8")
+    article = text[text.find("<article") :]
+    m = re.search(r"<p>(.*?)</p>", article, re.S)
+    return re.sub(r"<[^>]+>", " ", m.group(1)) if m else ""
+
+
 def local_target(page: Path, url: str) -> Path | None:
     """The file a relative URL of ``page`` points to, or None for external and data URLs."""
     parts = urlsplit(url)
