@@ -335,6 +335,10 @@ def _retry(fn, *, what: str, rollback=None):
             if attempt == RETRIES - 1:
                 raise RuntimeError(f"could not {what} after {RETRIES} tries: {err}") from err
             time.sleep(random.uniform(0.01, 0.05) * 2**attempt)
+        except BaseException:
+            if rollback is not None:  # nothing of a failed write may reach a later commit
+                rollback()
+            raise
 
 
 def _now() -> datetime:
