@@ -291,6 +291,7 @@ class Grader:
             return result
         result.notes += program.notes
         session = Session(self.zygote, self.config, slot, program.cells)
+        session.folder = Path(path).parent
         try:
             try:
                 runs = session.start()

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from . import sandbox, wire
 from .checking import CheckFailure
@@ -151,6 +152,7 @@ class Session:
         self.runs: list[CellRun] = []
         self.restarts = 0
         self.output: list[str] = []
+        self.folder: Path | None = None  # the submission's folder, for attachments
 
     def _spawn(self) -> WorkerProc:
         req = {
@@ -253,3 +255,6 @@ class RemoteStudent(Student):
         if left <= 0:
             raise WorkerLost("the check ran out of time", timed_out=True)
         return self.session.request(header, blobs, left)
+
+    def _folder(self):
+        return self.session.folder

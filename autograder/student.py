@@ -87,6 +87,18 @@ class Student:
     def has(self, name: str) -> bool:
         return bool(self._request(name, "has", name))
 
+    def attachment(self, name: str, max_bytes: int) -> bytes:
+        """The bytes of file ``name`` submitted beside the notebook (a model's weights, say).
+
+        It is read where the check runs (the grader, or the notebook's folder), never by the
+        student's code; a missing, oversized or linked file fails the check with a message."""
+        from .submission import read_attachment
+
+        return read_attachment(self._folder(), name, max_bytes)
+
+    def _folder(self):
+        return None
+
     def probe(self, name: str, *args, what: str | None = None, **kwargs) -> Any:
         """Run a registered probe beside the student's code; it returns plain data.
 
@@ -176,8 +188,14 @@ def _unwrap(x: Any) -> Any:
 class LocalStudent(Student):
     """Serves a namespace in this process (the student's own kernel): public checks."""
 
-    def __init__(self, namespace: dict):
+    def __init__(self, namespace: dict, folder=None):
         self.endpoint = Endpoint(namespace)
+        self.folder = folder  # where attachments are read; the working directory by default
+
+    def _folder(self):
+        from pathlib import Path
+
+        return Path(self.folder) if self.folder is not None else Path.cwd()
 
     def _roundtrip(self, header, blobs):
         # Through JSON exactly as over a socket, so that values are copies here too.

@@ -14,13 +14,19 @@ the assignment's introduction tells students so.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .checking import CheckFailure
 from .course import Assignment
 
 MAX_NOTEBOOK_BYTES = 20 * 2**20
+ATTACHMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
 class SubmissionError(Exception):
@@ -89,3 +95,40 @@ def build_program(path: Path, assignment: Assignment) -> Program:
                     "the functions it should define are undefined"
                 )
     return Program(cells=cells, notes=notes)
+
+
+def read_attachment(folder: Path | None, name: str, max_bytes: int) -> bytes:
+    """The bytes of file ``name`` submitted beside the notebook (for example a model's weights).
+
+    Read by the trusted side: a plain file name only, no symbolic link, no FIFO or device, at most
+    ``max_bytes``. A missing or refused file is the student's failure (:class:`CheckFailure`)."""
+    if not ATTACHMENT_NAME.fullmatch(name) or ".." in name:
+        raise ValueError(f"attachment name {name!r} must be a plain file name")
+    if folder is None:
+        raise CheckFailure(f"{name} cannot be read: no submission folder is known")
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(Path(folder) / name, flags)
+    except FileNotFoundError:
+        raise CheckFailure(
+            f"no file {name} next to the notebook: save it in the notebook's folder and submit "
+            "it with the notebook"
+        ) from None
+    except OSError as err:
+        why = "it is a symbolic link" if err.errno == errno.ELOOP else err.strerror
+        raise CheckFailure(f"{name} cannot be read ({why})") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise CheckFailure(f"{name} is not a regular file")
+        if st.st_size > max_bytes:
+            raise CheckFailure(
+                f"{name} is {st.st_size / 2**20:.1f} MiB; the limit is {max_bytes / 2**20:.1f} MiB"
+            )
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(max_bytes + 1)
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise CheckFailure(f"{name} grew past the limit of {max_bytes / 2**20:.1f} MiB")
+    return data

@@ -179,6 +179,43 @@ def load_npy(blob: bytes) -> np.ndarray:
     return data.reshape(shape, order="F" if m[2] == b"True" else "C").copy()
 
 
+def load_npz(data: bytes, max_bytes: int, max_arrays: int = 4096) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` archive (``np.savez`` or ``np.savez_compressed``), read without
+    pickle and without trusting its headers: at most ``max_arrays`` members and ``max_bytes``
+    inflated in all. Raises :class:`WireError` for anything else."""
+    import io
+    import zipfile
+
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+        raise WireError(f"not an .npz archive ({err})") from None
+    if len(infos) > max_arrays:
+        raise WireError(f"{len(infos)} arrays: more than {max_arrays}")
+    out, total = {}, 0
+    for info in infos:
+        name = info.filename
+        if not name.endswith(".npy") or "/" in name or "\\" in name or info.flag_bits & 0x1:
+            raise WireError(f"unexpected member {name!r} in the .npz archive")
+        try:
+            with zf.open(info) as f:  # reads at most what is left of the budget, plus one byte
+                blob = f.read(max_bytes - total + 1)
+        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError) as err:
+            raise WireError(f"{name!r} cannot be read ({err})") from None
+        total += len(blob)
+        if total > max_bytes:
+            raise WireError(f"the arrays inflate past {max_bytes / 2**20:.0f} MiB")
+        key = name[: -len(".npy")]
+        if key in out:
+            raise WireError(f"array {key!r} appears twice")
+        try:
+            out[key] = load_npy(blob)
+        except WireError as err:
+            raise WireError(f"array {key!r} is not a plain numeric array ({err})") from None
+    return out
+
+
 def _hashable(k: Any) -> Any:
     if isinstance(k, np.ndarray):
         raise WireError("array used as a dict key")
