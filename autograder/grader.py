@@ -371,11 +371,18 @@ class Grader:
         try:
             session.ensure()
             limit = min(chk.timeout, self.config.check_timeout or chk.timeout)
+            if session.timeouts:
+                cfg = self.config
+                limit = min(limit, max(cfg.suspect_floor, limit * cfg.suspect_fraction))
             chk.fn(RemoteStudent(session, deadline=t0 + limit), rng)
             res.passed = True
         except WorkerLost as err:
             res.message = f"your code stopped the worker: {err}"
             res.timed_out = err.timed_out
+            if err.timed_out:
+                if session.timeouts:
+                    res.message += " (a shorter limit applies once an earlier check timed out)"
+                session.timeouts += 1
         except CheckFailure as err:
             res.message, res.hint = err.message, err.hint
         except Exception as err:  # noqa: BLE001 -- the output broke the check: it is wrong output

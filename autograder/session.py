@@ -139,6 +139,11 @@ class SessionConfig:
     isolate: bool = True
     cell_timeout: float = 20.0  # seconds for one cell of the submission
     check_timeout: float | None = None  # caps every check's own timeout (tests use a short one)
+    # Once a submission has timed out, its later checks get this fraction of their timeout (at
+    # least ``suspect_floor`` s): a function that hangs would otherwise cost the full timeout in
+    # every item that calls it. The reference solutions need a few percent of their timeouts.
+    suspect_fraction: float = 0.25
+    suspect_floor: float = 1.0
     max_restarts: int = 12
 
 
@@ -153,6 +158,7 @@ class Session:
         self.restarts = 0
         self.output: list[str] = []
         self.folder: Path | None = None  # the submission's folder, for attachments
+        self.timeouts = 0  # checks of this submission that ran out of time
 
     def _spawn(self) -> WorkerProc:
         req = {

@@ -79,6 +79,19 @@ def test_partial_credit_and_hint(grader, solution, tmp_path):
     assert item.checks[0].hint == "you averaged over the wrong axis"
 
 
+def test_after_a_timeout_later_checks_get_a_shorter_limit(grader, solution, tmp_path):
+    hang = "def {}(*args):\n    while True:\n        pass\n"
+    nb = with_sources(
+        solution, add_answer=hang.format("add"), row_means_answer=hang.format("row_means")
+    )
+    (r,) = grader.grade_all([("s", write_submission(tmp_path, "s", A, nb))])
+    first, second = ({i.grade_id: i for i in r.items}[k].checks[0] for k in ("add", "row_means"))
+    assert first.timed_out and second.timed_out
+    assert first.seconds >= 2.9  # the check's whole limit (3 s in these tests)
+    assert second.seconds < 2.0 and "a shorter limit applies" in second.message
+    assert r.score == 1.0  # counter is honest and unaffected
+
+
 def test_inputs_depend_on_the_seed_and_are_recorded(grader, solution, tmp_path):
     (r,) = grader.grade_all([("s", write_submission(tmp_path, "s", A, solution))])
     assert r.seed == 7 and r.to_json()["seed"] == "7"
