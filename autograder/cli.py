@@ -97,9 +97,9 @@ def _collect(course: Course, args) -> int:
 
     from .collect import CollectError, collect
 
-    course.assignment(args.assignment)  # the assignment must exist
+    wanted = course.assignment(args.assignment).attachments  # the assignment must exist
     try:
-        entries = collect(args.bulk, args.assignment, args.into, args.id_pattern)
+        entries = collect(args.bulk, args.assignment, args.into, args.id_pattern, wanted)
     except CollectError as err:
         print(f"collect: {err}", file=sys.stderr)
         return 2
@@ -107,7 +107,8 @@ def _collect(course: Course, args) -> int:
         who = e.student or "?"
         print(
             f"{e.status:<9} {who:<16} {e.source}"
-            + (f": {e.message}" if e.status == "skipped" else "")
+            + (f": {e.message}" if e.status in ("skipped", "merged") else "")
+            + (e.message[e.message.find(" (without") :] if "(without" in e.message else "")
         )
     counts = {
         s: sum(1 for e in entries if e.status == s)

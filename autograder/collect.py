@@ -51,17 +51,28 @@ class CollectError(Exception):
 class Entry:
     source: str  # the entry's name in the bulk download
     student: str | None
-    status: str  # imported | updated | unchanged | skipped
+    status: str  # imported | updated | unchanged | merged (into another entry) | skipped
     message: str = ""
 
 
-def collect(bulk: Path, assignment: str, into: Path, id_pattern: str | None = None) -> list[Entry]:
+def collect(
+    bulk: Path,
+    assignment: str,
+    into: Path,
+    id_pattern: str | None = None,
+    attachments: tuple[str, ...] = (),
+) -> list[Entry]:
     """Import every student of ``bulk`` (a zip or a folder); returns one Entry per entry.
+
+    ``attachments`` names files the assignment asks for beside the notebook (a capstone's
+    weights); they are imported with it, from the same entry or from a separate entry of the same
+    student (Canvas lists each file of a submission as an entry of its own).
 
     Raises CollectError only when ``bulk`` itself cannot be read; a bad entry is skipped."""
     patterns = [re.compile(id_pattern)] if id_pattern else ID_PATTERNS
     entries: list[Entry] = []
-    found: dict[str, tuple[str, bytes] | None] = {}  # None: duplicated, nobody's notebook
+    found: dict[str, tuple[str, bytes, dict] | None] = {}  # None: duplicated, nobody's notebook
+    extra: dict[str, list[tuple[str, dict[str, bytes]]]] = {}  # entries holding attachments only
     for top, read in _groups(Path(bulk)):
         student, rest = _maybe_id(top, patterns)
         try:
@@ -70,7 +81,12 @@ def collect(bulk: Path, assignment: str, into: Path, id_pattern: str | None = No
             # A file named after the student ("doejane_12345_67890_a1_backprop (2).ipynb")
             # is judged by the name the student gave it, after the LMS's prefix.
             members = [(rest if n == top and rest else n, d, e) for n, d, e in read()]
-            notebook = _notebook_of(members, assignment)
+            files = _files_of(members)
+            attached = _attachments_of(files, attachments)
+            if attached and not any(n.lower().endswith(".ipynb") for n, _ in files):
+                extra.setdefault(student, []).append((top, attached))
+                continue
+            notebook = _notebook_of(files, assignment)
         except CollectError as err:
             entries.append(Entry(top, student, "skipped", str(err)))
             continue
@@ -82,10 +98,35 @@ def collect(bulk: Path, assignment: str, into: Path, id_pattern: str | None = No
                 entries.append(Entry(first[0], student, "skipped", why))
             found[student] = None
             continue
-        found[student] = (top, notebook)
+        found[student] = (top, notebook, attached)
+    for student, more in extra.items():
+        got = found.get(student)
+        if got is None:
+            why = (
+                "duplicated notebook entries for this student"
+                if student in found
+                else "files for the assignment, but no notebook from this student"
+            )
+            entries += [Entry(top, student, "skipped", why) for top, _ in more]
+            continue
+        top, notebook, attached = got
+        names = [k for a in [attached, *(a for _, a in more)] for k in a]
+        clash = sorted({k for k in names if names.count(k) > 1})
+        if clash:
+            why = f"two files could be {clash[0]}: which one is the submission?"
+            entries += [Entry(t, student, "skipped", why) for t in [top] + [t for t, _ in more]]
+            found[student] = None
+            continue
+        for t, a in more:
+            attached.update(a)
+            entries.append(Entry(t, student, "merged", f"{', '.join(a)} of {top}"))
     for student, got in found.items():
         if got is not None:
-            entries.append(_write(into, student, assignment, got[1], got[0]))
+            entry = _write(into, student, assignment, got[1], got[0], got[2])
+            missing = [a for a in attachments if a not in got[2]]
+            if missing:
+                entry.message += f" (without {', '.join(missing)})"
+            entries.append(entry)
     return entries
 
 
@@ -167,8 +208,29 @@ def notebook_matches(filename: str, assignment: str) -> bool:
     return stem == assignment.lower()
 
 
-def _notebook_of(members, assignment: str) -> bytes:
-    """The notebook of one student's entry (a zip, a notebook, or a folder of files)."""
+def attachment_matches(filename: str, wanted: str) -> bool:
+    """Whether an LMS-renamed file is the attachment ``wanted``: ``Capstone (2).npz`` and
+    ``capstone-1.npz`` are ``capstone.npz``."""
+    p, w = PurePosixPath(filename), PurePosixPath(wanted)
+    if p.suffix.lower() != w.suffix.lower():
+        return False
+    stem = re.sub(r"(\s*\(\d+\)|-\d+)+$", "", p.stem.lower().strip())
+    return re.sub(r"[\s-]+", "_", stem) == w.stem.lower()
+
+
+def _attachments_of(files, attachments) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    for wanted in attachments:
+        hits = [d for n, d in files if attachment_matches(PurePosixPath(n).name, wanted)]
+        if len(hits) > 1:
+            raise CollectError(f"{len(hits)} files could be {wanted}: which one?")
+        if hits:
+            out[wanted] = hits[0]
+    return out
+
+
+def _files_of(members) -> list[tuple[str, bytes]]:
+    """The files of one student's entry (a zip, a notebook, or a folder of files)."""
     files: list[tuple[str, bytes]] = []
     for name, data, error in members:
         if error:
@@ -191,6 +253,11 @@ def _notebook_of(members, assignment: str) -> bytes:
     files = [(n, d) for n, d in files if not _ignorable(n)]
     if not files:
         raise CollectError("empty: no files in this submission")
+    return files
+
+
+def _notebook_of(files, assignment: str) -> bytes:
+    """The one notebook among a student's files."""
     notebooks = [(n, d) for n, d in files if n.lower().endswith(".ipynb")]
     if not notebooks:
         raise CollectError(f"no notebook among {', '.join(n for n, _ in files[:5])}")
@@ -257,14 +324,18 @@ def _unsafe_name(name: str) -> bool:
     return p.is_absolute() or ".." in p.parts or re.match(r"^[A-Za-z]:", name) is not None
 
 
-def _write(into: Path, student: str, assignment: str, notebook: bytes, source: str) -> Entry:
-    dest = Path(into) / student / assignment / f"{assignment}.ipynb"
-    if dest.exists() and dest.read_bytes() == notebook:
-        return Entry(source, student, "unchanged", str(dest))
-    status = "updated" if dest.exists() else "imported"
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".collect-")
-    with os.fdopen(fd, "wb") as f:
-        f.write(notebook)
-    os.replace(tmp, dest)  # a killed import never leaves half a notebook
-    return Entry(source, student, status, str(dest))
+def _write(
+    into: Path, student: str, assignment: str, notebook: bytes, source: str, attached: dict
+) -> Entry:
+    folder = Path(into) / student / assignment
+    files = {f"{assignment}.ipynb": notebook, **attached}  # attachment names are plain names
+    if all((folder / n).exists() and (folder / n).read_bytes() == d for n, d in files.items()):
+        return Entry(source, student, "unchanged", str(folder / f"{assignment}.ipynb"))
+    status = "updated" if (folder / f"{assignment}.ipynb").exists() else "imported"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".collect-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, folder / name)  # a killed import never leaves half a file
+    return Entry(source, student, status, str(folder / f"{assignment}.ipynb"))

@@ -94,6 +94,17 @@ class Assignment:
         return f"{self.course.checks_package}.{self.name}"
 
     @cached_property
+    def attachments(self) -> tuple[str, ...]:
+        """Files submitted beside the notebook that checks read (a capstone's weights): the
+        ``ATTACHMENTS`` of the assignment's checks package, none by default."""
+        self.course.activate()
+        try:
+            package = importlib.import_module(self.module_prefix)
+        except ImportError:
+            return ()
+        return tuple(getattr(package, "ATTACHMENTS", ()))
+
+    @cached_property
     def checks_version(self) -> str:
         """A fingerprint of everything that decides a grade: the source notebook (setup cells,
         items, points), the assignment's checks and probes, and the comparison helpers. The

@@ -202,3 +202,42 @@ def test_unsafe_member_names_inside_a_student_zip(tmp_path, name):
     (bulk / "zed.zip").write_bytes(zip_of({name: nb("z")}))
     (e,) = collect(bulk, A, tmp_path / "s")
     assert e.status == "skipped" and "outside the archive" in e.message
+
+
+def test_attachments_come_with_the_notebook(tmp_path):
+    w = "capstone.npz"
+    entries = {
+        # in the same zip, renamed by the LMS
+        "Ann Lee_1001_assignsubmission_file_a.zip": zip_of(
+            {"t1_tiny.ipynb": nb("ann"), "Capstone (2).npz": b"ann-w"}
+        ),
+        # Canvas: one entry per file of the submission
+        "leeben_1002_5001_t1_tiny.ipynb": nb("ben"),
+        "leeben_1002_5002_capstone-1.npz": b"ben-w",
+        # no weights: imported, and said so
+        "catwu_1003_5003_t1_tiny.ipynb": nb("cat"),
+        # two candidate weight files: which one?
+        "Dan Ho_1004_assignsubmission_file_d.zip": zip_of(
+            {"t1_tiny.ipynb": nb("dan"), "capstone.npz": b"1", "capstone (1).npz": b"2"}
+        ),
+        # weights but no notebook
+        "eveng_1005_5005_capstone.npz": b"eve-w",
+    }
+    bulk = tmp_path / "bulk.zip"
+    with zipfile.ZipFile(bulk, "w") as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    into = tmp_path / "submitted"
+    got = collect(bulk, A, into, attachments=(w,))
+    by = {e.source: e for e in got}
+    assert (into / "1001" / A / w).read_bytes() == b"ann-w"
+    assert (into / "1002" / A / w).read_bytes() == b"ben-w"
+    assert by["leeben_1002_5002_capstone-1.npz"].status == "merged"
+    assert by["catwu_1003_5003_t1_tiny.ipynb"].status == "imported"
+    assert "(without capstone.npz)" in by["catwu_1003_5003_t1_tiny.ipynb"].message
+    assert not (into / "1003" / A / w).exists()
+    assert "which one?" in by["Dan Ho_1004_assignsubmission_file_d.zip"].message
+    assert "no notebook" in by["eveng_1005_5005_capstone.npz"].message
+    assert not (into / "1004").exists() and not (into / "1005").exists()
+    again = {e.source: e.status for e in collect(bulk, A, into, attachments=(w,))}
+    assert again["Ann Lee_1001_assignsubmission_file_a.zip"] == "unchanged"
