@@ -18,14 +18,11 @@ Every figure is printed; the README's "Measured" table records them.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import psutil
@@ -33,7 +30,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "tests")]
 
-from grading_throughput import run_nbgrader  # noqa: E402
+from grading_throughput import run_nbgrader, run_ours  # noqa: E402
 from mutation import load_corpus  # noqa: E402
 from notebooks import replace_in, solution_notebook, with_sources, write_submission  # noqa: E402
 
@@ -125,34 +122,20 @@ class TreeMemory:
 
 
 def grade(course_root: Path, name: str, subs: Path, workers: int, tmp: Path, memory=False):
-    out = tmp / f"{name}-{workers}-{time.monotonic_ns()}.json"
-    cmd = [
-        sys.executable,
-        "-m",
-        "autograder",
-        "--course",
-        str(course_root),
-        "grade",
+    watch: list[TreeMemory] = []
+    seconds, data = run_ours(
+        course_root,
         name,
-        str(subs),
-        "--workers",
-        str(workers),
-        "--json",
-        str(out),
-        "--no-db",
-        "--quiet",
-        "--seed",
-        "1",
-    ]
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=tmp)
-    mem = TreeMemory(proc.pid) if memory else None
-    if proc.wait() != 0:
-        raise SystemExit(f"grading failed: {' '.join(cmd)}")
-    seconds = time.perf_counter() - t0
-    if mem:
+        subs,
+        workers,
+        tmp,
+        db=False,
+        quiet=True,
+        on_start=(lambda pid: watch.append(TreeMemory(pid))) if memory else None,
+    )
+    for mem in watch:
         mem.stop()
-    return seconds, json.loads(out.read_text()), mem
+    return seconds, data, watch[0] if watch else None
 
 
 def main() -> None:
@@ -223,6 +206,8 @@ def main() -> None:
             base = base or rate
             print(f"  workers={w}: {n_all} in {s_all:.1f} s = {rate:.2f}/s ({rate / base:.2f}x)")
         # 3. nbgrader autograde on a sample
+        if not args.nbgrader_sample:
+            return
         nb_s, nb_n = 0.0, 0
         for name in names:
             students = rng.sample(sorted(batches[name]), args.nbgrader_sample)
@@ -234,7 +219,8 @@ def main() -> None:
         ours = total_n / total_s
         print(
             f"nbgrader autograde: {nb_n} in {nb_s:.1f} s = {nb_rate:.3f}/s; the trusted grader "
-            f"is {ours / nb_rate:.0f}x faster ({total_n} would take nbgrader {total_n / nb_rate / 60:.0f} min)"
+            f"is {ours / nb_rate:.0f}x faster ({total_n} would take nbgrader "
+            f"{total_n / nb_rate / 60:.0f} min)"
         )
 
 

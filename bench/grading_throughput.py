@@ -85,32 +85,43 @@ def make_submissions(
 
 
 def run_ours(
-    course_root: Path, name: str, subs: Path, workers: int, tmp: Path
+    course_root: Path,
+    name: str,
+    subs: Path,
+    workers: int,
+    tmp: Path,
+    *,
+    db: bool = True,
+    quiet: bool = False,
+    on_start=None,
 ) -> tuple[float, dict]:
-    out = tmp / "ours.json"
+    """Grade ``subs`` with ``python -m autograder grade``; (wall seconds, its --json output).
+    ``on_start(pid)`` is called once the command runs (the scale benchmark samples its memory)."""
+    out = tmp / f"ours-{name}-{workers}-{time.monotonic_ns()}.json"
+    cmd = [
+        sys.executable,
+        "-m",
+        "autograder",
+        "--course",
+        str(course_root),
+        "grade",
+        name,
+        str(subs),
+        "--workers",
+        str(workers),
+        "--json",
+        str(out),
+        *(["--db", f"sqlite:///{tmp}/ours.db"] if db else ["--no-db"]),
+        *(["--quiet"] if quiet else []),
+        "--seed",
+        "1",
+    ]
     t0 = time.perf_counter()
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "autograder",
-            "--course",
-            str(course_root),
-            "grade",
-            name,
-            str(subs),
-            "--workers",
-            str(workers),
-            "--json",
-            str(out),
-            "--db",
-            f"sqlite:///{tmp}/ours.db",
-            "--seed",
-            "1",
-        ],
-        check=True,
-        cwd=tmp,
-    )
+    proc = subprocess.Popen(cmd, cwd=tmp)
+    if on_start is not None:
+        on_start(proc.pid)
+    if proc.wait() != 0:
+        raise SystemExit(f"grading failed: {' '.join(cmd)}")
     return time.perf_counter() - t0, json.loads(out.read_text())
 
 
