@@ -134,7 +134,7 @@ def check_check_initial_loss(s, rng, c: int, tol: float, scale: float) -> None:
     if tol > 0.5:
         tol = tol * abs(bn_net_eval_loss(a, x, y) - math.log(c)) / math.log(c)
     got = run_initial_loss(s, a, x, y, False, "check_initial_loss", (c, tol))
-    what = f"check_initial_loss(model, x, y, {c}, {tol})"
+    what = f"check_initial_loss(model, x, y, {c}, {tol:.4g})"
     out = got["out"]
     expect(
         isinstance(out, list) and len(out) == 3,
@@ -160,7 +160,7 @@ def check_check_initial_loss(s, rng, c: int, tol: float, scale: float) -> None:
     expect(
         bool(ok) == want,
         f"{what}: ok = {ok} for a loss of {loss:.4f} against ln({c}) = {math.log(c):.4f}; "
-        f"|loss - ln C| / ln C = {abs(loss - math.log(c)) / math.log(c):.3f}, tolerance {tol}",
+        f"|loss - ln C| / ln C = {abs(loss - math.log(c)) / math.log(c):.3f}, tolerance {tol:.4g}",
         "the tolerance is relative: |loss - ln C| <= tolerance * ln C",
     )
 
