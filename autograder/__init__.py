@@ -2,6 +2,7 @@
 
 Layout (read in this order):
     checking    -- how checks are written (@check, expect_close, CheckFailure)
+    stats       -- calibrated statistical tests for checks of random code (A5, A6)
     student     -- what a check holds: Student, Remote proxies, LocalStudent for notebooks
     endpoint    -- the code that answers requests beside the student's code
     wire        -- the only data format between grader and worker (JSON + .npy, no pickle)

@@ -97,7 +97,7 @@ def _collect(course: Course, args) -> int:
 
     from .collect import CollectError, collect
 
-    wanted = course.assignment(args.assignment).attachments  # the assignment must exist
+    wanted = tuple(course.assignment(args.assignment).attachments)  # must exist
     try:
         entries = collect(args.bulk, args.assignment, args.into, args.id_pattern, wanted)
     except CollectError as err:

@@ -94,15 +94,16 @@ class Assignment:
         return f"{self.course.checks_package}.{self.name}"
 
     @cached_property
-    def attachments(self) -> tuple[str, ...]:
-        """Files submitted beside the notebook that checks read (a capstone's weights): the
-        ``ATTACHMENTS`` of the assignment's checks package, none by default."""
+    def attachments(self) -> dict[str, str]:
+        """Files submitted beside the notebook that checks read, each with the item that reads
+        it (``{"capstone.npz": "capstone"}``): the ``ATTACHMENTS`` of the assignment's checks
+        package, none by default."""
         self.course.activate()
         try:
             package = importlib.import_module(self.module_prefix)
         except ImportError:
-            return ()
-        return tuple(getattr(package, "ATTACHMENTS", ()))
+            return {}
+        return dict(getattr(package, "ATTACHMENTS", {}))
 
     @cached_property
     def checks_version(self) -> str:
@@ -114,7 +115,8 @@ class Assignment:
         self.course.activate()
         spec = importlib.util.find_spec(self.module_prefix)
         package = Path(spec.origin).parent if spec and spec.origin else None
-        files = [self.source_path, Path(__file__).with_name("checking.py")]
+        here = Path(__file__).parent
+        files = [self.source_path, here / "checking.py", here / "stats.py"]
         files += sorted(package.glob("*.py")) if package else []
         h = hashlib.sha256()
         for f in files:

@@ -153,13 +153,13 @@ def main() -> None:
     course = Course.load()
     names = args.assignments.split(",")
     rng = random.Random(args.seed)
-    per = args.n // len(names)
-    print(f"{os.cpu_count()} cores; {per * len(names)} submissions over {', '.join(names)}")
+    per = {name: args.n // len(names) + (i < args.n % len(names)) for i, name in enumerate(names)}
+    print(f"{os.cpu_count()} cores; {args.n} submissions over {', '.join(names)}")
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmpdir:
         tmp = Path(tmpdir)
         batches = {}
         for name in names:
-            batches[name] = make_batch(course, name, per, tmp / name / "submitted", rng)
+            batches[name] = make_batch(course, name, per[name], tmp / name / "submitted", rng)
         # 1. the headline: everything at --workers
         total_s, total_n, mems = 0.0, 0, []
         for name in names:

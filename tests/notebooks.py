@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import shutil
 from pathlib import Path
 
 import jupytext
@@ -13,6 +14,12 @@ def solution_notebook(course, name: str) -> nbformat.NotebookNode:
     from autograder.release import source_notebook
 
     return source_notebook(course.root / "solutions" / name / f"{name}.md")
+
+
+def copy_attachments(course, name: str, folder: Path) -> None:
+    """Put the solution's attachments (a capstone's weights) beside a notebook in ``folder``."""
+    for att in course.assignment(name).attachments:
+        shutil.copyfile(course.root / "solutions" / name / att, Path(folder) / att)
 
 
 def cell_by_id(nb, grade_id: str):
@@ -52,6 +59,7 @@ def write_submission(root: Path, student: str, assignment: str, nb_or_text) -> P
 
 __all__ = [
     "cell_by_id",
+    "copy_attachments",
     "jupytext",
     "replace_in",
     "solution_notebook",

@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 from mutation import CORPUS, load_corpus
-from notebooks import cell_by_id, replace_in, solution_notebook, write_submission
+from notebooks import (
+    cell_by_id,
+    copy_attachments,
+    replace_in,
+    solution_notebook,
+    write_submission,
+)
 
 from autograder.course import Course
 from autograder.grader import Grader
@@ -48,14 +54,18 @@ def graded(name: str) -> dict:
         ("solution", write_submission(root, "solution", name, sol)),
         ("stub", write_submission(root, "stub", name, generate(COURSE, name))),
     ]
+    copy_attachments(COURSE, name, batch[0][1].parent)
     for i, m in enumerate(mutants):
-        batch.append(
-            (f"m{i}", write_submission(root, f"m{i}", name, replace_in(sol, m.cell, m.old, m.new)))
-        )
+        path = write_submission(root, f"m{i}", name, replace_in(sol, m.cell, m.old, m.new))
+        if m.item in a.attachments.values():  # the others don't read them
+            copy_attachments(COURSE, name, path.parent)
+        batch.append((f"m{i}", path))
     for i, alt in enumerate(alts):
         nb = solution_notebook(COURSE, name)
         cell_by_id(nb, alt.cell).source = alt.source
-        batch.append((f"a{i}", write_submission(root, f"a{i}", name, nb)))
+        path = write_submission(root, f"a{i}", name, nb)
+        copy_attachments(COURSE, name, path.parent)  # an alternative must get full marks
+        batch.append((f"a{i}", path))
     with Grader(a, workers=2, seed=12345, config=SessionConfig(cell_timeout=60)) as g:
         results = g.grade_all(batch)
     by = {r.student: r for r in results}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from notebooks import replace_in, solution_notebook
+from notebooks import copy_attachments, replace_in, solution_notebook
 
 from autograder.course import Course
 from autograder.release import generate
@@ -91,6 +91,7 @@ def test_validate_real_assignments(name, tmp_path):
     real = Course.load()
     sol = tmp_path / f"{name}.ipynb"
     nbformat.write(solution_notebook(real, name), sol)
+    copy_attachments(real, name, tmp_path)  # a capstone's weights, where its checks read them
     ok = _nbgrader("validate", str(sol), cwd=tmp_path, course_root=real.root)
     assert "Success! Your notebook passes all the tests." in ok.stdout, ok.stdout[-3000:]
     stub = tmp_path / "stub" / f"{name}.ipynb"

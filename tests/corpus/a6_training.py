@@ -19,6 +19,7 @@ UR = "update_ratio_answer"
 NH = "new_head_answer"
 FE = "freeze_answer"
 PG = "param_groups_answer"
+CM = "capstone_model_answer"  # graded through the weights in capstone.npz
 
 MUTANTS = [
     # -- initial_loss ----------------------------------------------------------------------------
@@ -34,8 +35,8 @@ MUTANTS = [
         "initial_loss",
         "gradients enabled",
         IL,
-        "with torch.no_grad():\n            loss",
-        "if True:\n            loss",
+        "with torch.no_grad():\n            mean_loss",
+        "if True:\n            mean_loss",
     ),
     Mutant(
         "initial_loss",
@@ -292,6 +293,35 @@ MUTANTS = [
         "base_lr / decay ** (depth_of_first - i)",
     ),
     Mutant("param_groups", "off by one", PG, "(depth_of_first - i)", "(depth_of_first - i + 1)"),
+    # -- capstone: the model the submitted weights are loaded into --------------------------------
+    Mutant(
+        "capstone",
+        "inputs not standardised at test time (normalisation done outside the model)",
+        CM,
+        "x = (x - 0.2860) / 0.3530",
+        "x = x",
+    ),
+    Mutant(
+        "capstone",
+        "architecture changed after training (a block's width)",
+        CM,
+        "*block(64, 128),\n                *block(128, 128),",
+        "*block(64, 96),\n                *block(96, 128),",
+    ),
+    Mutant(
+        "capstone",
+        "the mirror image taken upside down",
+        CM,
+        "self.net(x.flip(3))",
+        "self.net(x.flip(2))",
+    ),
+    Mutant(
+        "capstone",
+        "a block dropped after training",
+        CM,
+        "                *block(128, 128),\n",
+        "",
+    ),
 ]
 
 
@@ -496,6 +526,37 @@ def update_ratios(model, optimizer, x, y):
         groups.append({"params": params, "lr": lr})
         lr = lr * decay
     return groups[::-1]
+""",
+    ),
+    Alternative(
+        "capstone",
+        "the same network built from a list of widths",
+        CM,
+        """def build_capstone_model():
+    import torch.nn as nn
+
+    layers, c_in = [], 1
+    for c_out in [32, "pool", 64, 64, "pool", 128, 128]:
+        if c_out == "pool":
+            layers.append(nn.MaxPool2d(2))
+            continue
+        layers += [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+        c_in = c_out
+    layers += [nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(c_in, 10)]
+
+    class Classifier(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(*layers)
+
+        def forward(self, x):
+            z = (x - 0.2860) / 0.3530
+            out = self.net(z)
+            if not self.training:
+                out = (out + self.net(z.flip(-1))) / 2
+            return out
+
+    return Classifier()
 """,
     ),
 ]

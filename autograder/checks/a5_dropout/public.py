@@ -7,7 +7,7 @@ properties that hold for any random draw: a dropout output is 0 or x / (1 - p), 
 window of the padded image, a cutout image differs from its input by exactly one clipped square,
 a mixup batch is one convex combination of the batch and a permutation of it. The statistics of
 the draws (dropped fraction, crop positions, mixing weights...) are tested with the bounds of
-:mod:`.stats`. The helpers at the top are shared with :mod:`.hidden`.
+:mod:`autograder.stats`. The helpers at the top are shared with :mod:`.hidden`.
 """
 
 from __future__ import annotations
@@ -24,9 +24,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from autograder.checking import CheckFailure, expect
 from autograder.checking import check as _check
 from autograder.checking import expect_close as _expect_close
-from autograder.student import Remote, StudentError
-
-from .stats import (
+from autograder.stats import (
     bernstein,
     beta_cdf,
     count_bound,
@@ -36,6 +34,7 @@ from .stats import (
     normal_cdf,
     uniform_cdf,
 )
+from autograder.student import Remote, StudentError
 
 F64 = torch.float64
 FILL_MODES = ("constant", "edge", "reflect", "symmetric", "wrap")

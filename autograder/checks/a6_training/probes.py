@@ -414,3 +414,22 @@ def param_groups(ns, layout, base_lr, decay):
             for g in optimizer.param_groups
         ],
     }
+
+
+# -- the capstone ---------------------------------------------------------------------------------
+
+
+@probe("a6_training.capstone_logits")
+def capstone_logits(ns, state, images, batch_size=500):
+    """Logits of ``build_capstone_model()`` loaded with ``state`` on uint8 ``images`` (N, 28, 28),
+    fed as float32 in [0, 1] of shape (B, 1, 28, 28), in evaluation mode, without gradients."""
+    model = _lookup(ns, "build_capstone_model")()
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"build_capstone_model() returned {type(model).__name__}, not a Module")
+    model = model.to("cpu")
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True)
+    model.eval()
+    x = torch.from_numpy(images).float().div_(255.0).unsqueeze(1)
+    with torch.no_grad():
+        out = [model(x[i : i + batch_size]).float() for i in range(0, len(x), batch_size)]
+    return torch.cat(out).numpy()

@@ -5,7 +5,7 @@ statistics of batch norm, the same MLP trained with ``torch.optim.Adam`` step fo
 activations and gradients of a model rebuilt here from the same weights, one step of
 ``torch.optim`` for the update ratios), exact formulas (positions on a log scale, learning rates
 per block) and properties of random draws (log-uniform samples, choices, seeded repeats) tested
-with the calibrated bounds of :mod:`autograder.checks.a5_dropout.stats`. The helpers here are
+with the calibrated bounds of :mod:`autograder.stats`. The helpers here are
 shared with :mod:`.hidden`.
 """
 
@@ -18,8 +18,13 @@ import torch
 import torch.nn.functional as F
 
 from autograder.checking import CheckFailure, check, expect, expect_close, expect_equal
-from autograder.checks.a5_dropout.stats import expect_distribution, expect_uniform_counts
+from autograder.stats import expect_distribution, expect_uniform_counts
 
+from .capstone import (  # noqa: F401 -- the capstone's public checks
+    capstone_accuracy_88,
+    capstone_accuracy_91,
+    capstone_accuracy_93,
+)
 from .probes import hook_net, layout_net, make_optimizer, ratio_net, tiny_mlp
 
 F64 = torch.float64

@@ -1,0 +1,170 @@
+"""The capstone of A6: the student's best Fashion-MNIST classifier, graded on the test split.
+
+The student submits ``capstone.npz`` (the model's ``state_dict`` as plain arrays, written by the
+notebook's ``save_capstone``) beside the notebook, and ``build_capstone_model()`` in an answer
+cell. The grader reads the file itself (size-limited, no pickle), counts the parameters, and sends
+the arrays and the 10,000 test images, in an order drawn from the check's generator, to the
+worker; there ``build_capstone_model()`` is called, the state loaded strictly and the images
+classified. Only the logits come back: the labels never leave the grader, which computes the
+accuracy. No training happens at grading time.
+
+What it cannot rule out: Fashion-MNIST's test split is public, so a student could train on it.
+The notebook asks students to select on a validation split and to evaluate on the test split
+once; instructors who need more can swap in a held-out set of their own (``TEST_SPLIT`` below).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from autograder.checking import CheckFailure, check, expect
+from autograder.wire import WireError, load_npz
+
+FILE = "capstone.npz"
+MAX_FILE_BYTES = 25 * 2**20  # the .npz as submitted (float32 weights of 5M parameters: 20 MiB)
+MAX_STATE_BYTES = 64 * 2**20  # inflated, when it was saved with np.savez_compressed
+MAX_PARAMETERS = 5_000_000
+TIERS = (0.88, 0.91, 0.93)  # accuracy thresholds; the last is the capstone's target
+SHIFTED_MIN = 0.85  # accuracy on test images shifted by one pixel (hidden) ...
+SHIFTED_N = 2000  # ... on this many of them (the reference scores 0.93-0.94: far above)
+TEST_SPLIT = "test"
+
+_last: dict = {}  # the evaluation of the submission being graded, shared by its checks
+
+
+def _test_split() -> tuple[np.ndarray, np.ndarray]:
+    if "data" not in _last:
+        from coursekit.data import load_fashion_mnist
+
+        _last["data"] = load_fashion_mnist(TEST_SPLIT)
+    return _last["data"]
+
+
+def load_state(data: bytes) -> dict[str, np.ndarray]:
+    """The arrays of a submitted ``capstone.npz``, checked for size; CheckFailure otherwise."""
+    try:
+        state = load_npz(data, MAX_STATE_BYTES)
+    except WireError as err:
+        raise CheckFailure(
+            f"{FILE} could not be read: {err}",
+            hint="write it with save_capstone(model) from the setup cell (np.savez of the "
+            "state_dict's tensors, no pickled objects)",
+        ) from None
+    expect(bool(state), f"{FILE} holds no arrays")
+    n = sum(a.size for a in state.values() if a.dtype.kind in "fc")
+    expect(
+        n <= MAX_PARAMETERS,
+        f"{FILE} holds {n:,} floating-point values; the limit is {MAX_PARAMETERS:,}",
+        hint="a smaller model: the capstone is about training well, not about size",
+    )
+    return state
+
+
+def evaluate(s, rng) -> float:
+    """Test accuracy of the submitted model, computed once per submission and reused."""
+    data = s.attachment(FILE, MAX_FILE_BYTES)
+    key = hashlib.sha256(data).digest()
+    owner = getattr(s, "session", s)  # the grader's session of this submission, or the notebook
+    if _last.get("owner") is owner and _last.get("key") == key:
+        return _last["accuracy"]
+    state = load_state(data)
+    images, labels = _test_split()
+    order = rng.permutation(len(labels))
+    logits = s.probe(
+        "a6_training.capstone_logits",
+        state,
+        images[order],
+        what="build_capstone_model() with the weights of capstone.npz",
+    )
+    expect(
+        isinstance(logits, np.ndarray) and logits.shape == (len(labels), 10),
+        f"the model's output on the {len(labels)} test images has shape "
+        f"{getattr(logits, 'shape', type(logits).__name__)}; expected ({len(labels)}, 10)",
+    )
+    expect(bool(np.isfinite(logits).all()), "the model's output contains NaN or inf")
+    accuracy = float((logits.argmax(axis=1) == labels[order]).mean())
+    _last.update(owner=owner, key=key, accuracy=accuracy)
+    return accuracy
+
+
+def _tier(threshold: float):
+    def fn(s, rng):
+        acc = evaluate(s, rng)
+        expect(
+            acc >= threshold,
+            f"test accuracy {acc:.2%}; this check needs {threshold:.0%}",
+            hint=None
+            if acc >= 0.85
+            else "far below a simple CNN: was the model trained, and saved after training?",
+        )
+
+    fn.__name__ = f"capstone_accuracy_{round(threshold * 100)}"
+    fn.__doc__ = f"test accuracy of at least {threshold:.0%}"
+    return check("capstone", f"test accuracy at least {threshold:.0%}", weight=1.0, timeout=120.0)(
+        fn
+    )
+
+
+capstone_accuracy_88, capstone_accuracy_91, capstone_accuracy_93 = (_tier(t) for t in TIERS)
+
+
+# -- hidden checks (imported by hidden.py) ------------------------------------------------------
+
+
+def shift_one_pixel(images: np.ndarray, rng) -> np.ndarray:
+    """Each image moved by one pixel up, down, left or right (drawn per image), zero-filled.
+
+    Shape: (N, 28, 28) uint8 -> (N, 28, 28) uint8."""
+    out = np.zeros_like(images)
+    way = rng.integers(0, 4, size=len(images))
+    out[way == 0, :-1, :] = images[way == 0, 1:, :]  # up
+    out[way == 1, 1:, :] = images[way == 1, :-1, :]  # down
+    out[way == 2, :, :-1] = images[way == 2, :, 1:]  # left
+    out[way == 3, :, 1:] = images[way == 3, :, :-1]  # right
+    return out
+
+
+def _state(s):
+    return load_state(s.attachment(FILE, MAX_FILE_BYTES))
+
+
+@check("capstone", "accuracy on test images shifted by one pixel", weight=0.5, timeout=60.0)
+def capstone_shifted(s, rng):
+    """A classifier, not a memory of the test images: one-pixel shifts barely matter to it."""
+    images, labels = _test_split()
+    pick = rng.choice(len(labels), size=SHIFTED_N, replace=False)
+    shifted = shift_one_pixel(images[pick], rng)
+    logits = s.probe(
+        "a6_training.capstone_logits",
+        _state(s),
+        shifted,
+        what="build_capstone_model() with the weights of capstone.npz",
+    )
+    expect(getattr(logits, "shape", None) == (len(pick), 10), "unexpected output shape")
+    acc = float((logits.argmax(axis=1) == labels[pick]).mean())
+    expect(
+        acc >= SHIFTED_MIN,
+        f"accuracy {acc:.2%} on test images shifted by one pixel; this check needs "
+        f"{SHIFTED_MIN:.0%}",
+        hint="augment with small translations while training",
+    )
+
+
+@check("capstone", "each image classified on its own (batches of one)", weight=0.5, timeout=30.0)
+def capstone_batch_independent(s, rng):
+    """Evaluation classifies each image on its own: batches of one give the same logits."""
+    images, _ = _test_split()
+    pick = images[rng.choice(len(images), size=32, replace=False)]
+    state = _state(s)
+    what = "build_capstone_model() with the weights of capstone.npz"
+    whole = s.probe("a6_training.capstone_logits", state, pick, batch_size=32, what=what)
+    alone = s.probe("a6_training.capstone_logits", state, pick, batch_size=1, what=what)
+    expect(
+        np.allclose(whole, alone, rtol=1e-3, atol=1e-4),
+        "the logits of an image depend on the other images of its batch (largest difference "
+        f"{float(np.abs(whole - alone).max()):.3g})",
+        hint="in evaluation mode batch norm must use its running statistics: no batch "
+        "statistics, no layer that mixes examples",
+    )
