@@ -36,12 +36,14 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 from coursekit.data import load_fashion_mnist  # noqa: E402
 from coursekit.device import pick_device  # noqa: E402
 
-RECIPE_CELLS = ("capstone_model_answer", "capstone_train_answer")
+# the setup cell gives capstone_accuracy and save_capstone: the grader's way to feed and save
+RECIPE_CELLS = ("capstone_setup", "capstone_model_answer", "capstone_train_answer")
 
 
 def reference_recipe() -> dict:
-    """The namespace of the solution's capstone answer cells (``build_capstone_model``,
-    ``train_capstone``), executed as the grader's worker would execute them."""
+    """The namespace of the solution's capstone cells: ``build_capstone_model`` and
+    ``train_capstone`` (answers), ``capstone_accuracy`` and ``save_capstone`` (setup), executed
+    as the grader's worker executes them."""
     from autograder.course import Course
 
     a = Course.load(ROOT).assignment("a6_training")
@@ -51,31 +53,10 @@ def reference_recipe() -> dict:
     for cell in a.cells:
         if cell.grade_id in RECIPE_CELLS:
             exec(compile(cell.source, f"<{cell.grade_id}>", "exec"), ns)
-    missing = {"build_capstone_model", "train_capstone"} - set(ns)
+    missing = {"build_capstone_model", "train_capstone", "capstone_accuracy"} - set(ns)
     if missing:
         raise SystemExit(f"the solution's capstone cells do not define {sorted(missing)}")
     return ns
-
-
-def test_accuracy(model, images: np.ndarray, labels: np.ndarray, device, batch=1000) -> float:
-    """Accuracy on uint8 ``images`` (N, 28, 28), fed exactly as the grader feeds them."""
-    was_training = model.training
-    model.eval()
-    correct = 0
-    with torch.no_grad():
-        for i in range(0, len(images), batch):
-            x = torch.from_numpy(images[i : i + batch]).to(device).float().div_(255).unsqueeze(1)
-            pred = model(x).argmax(1).cpu().numpy()
-            correct += int((pred == labels[i : i + batch]).sum())
-    model.train(was_training)
-    return correct / len(images)
-
-
-def save_state(model, path: Path) -> int:
-    """``model.state_dict()`` as plain arrays in an ``.npz`` (what the grader reads)."""
-    state = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
-    np.savez(path, **state)
-    return path.stat().st_size
 
 
 def fashion_mnist(args) -> None:
@@ -99,7 +80,7 @@ def fashion_mnist(args) -> None:
 
     def on_epoch(epoch: int, model) -> None:
         clock["train"] += time.perf_counter() - clock["since"]
-        acc = test_accuracy(model, x_test, y_test, device)
+        acc = ns["capstone_accuracy"](model, x_test, y_test, device)
         print(f"{epoch + 1:5d} {clock['train']:8.1f} {acc:9.4f}", flush=True)
         if acc >= args.target and clock["reached"] is None:
             clock["reached"] = (clock["train"], epoch + 1, acc)
@@ -114,7 +95,7 @@ def fashion_mnist(args) -> None:
         generator=generator,
         on_epoch=on_epoch,
     )
-    final = test_accuracy(model, x_test, y_test, device)
+    final = ns["capstone_accuracy"](model, x_test, y_test, device)
     if clock["reached"]:
         t, ep, acc = clock["reached"]
         print(f"time to {args.target:.0%}: {t:.1f} s of training (epoch {ep}, test {acc:.4f})")
@@ -122,8 +103,8 @@ def fashion_mnist(args) -> None:
         print(f"did not reach {args.target:.0%} (final test accuracy {final:.4f})")
     print(f"final test accuracy {final:.4f} after {clock['train']:.1f} s of training")
     if args.save:
-        size = save_state(model.cpu(), Path(args.save))
-        print(f"saved {args.save} ({size / 2**20:.2f} MiB)")
+        size = ns["save_capstone"](model.cpu(), args.save)
+        print(f"saved {args.save} ({size:.2f} MiB)")
 
 
 def cifar10(args) -> None:
