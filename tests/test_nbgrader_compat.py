@@ -6,6 +6,7 @@ instructors can keep their usual nbgrader workflow."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -92,6 +93,8 @@ def test_validate_real_assignments(name, tmp_path):
     sol = tmp_path / f"{name}.ipynb"
     nbformat.write(solution_notebook(real, name), sol)
     copy_attachments(real, name, tmp_path)  # a capstone's weights, where its checks read them
+    # The course's settings for plain nbgrader (a longer cell limit, for A6's capstone).
+    shutil.copy(real.root / "nbgrader_config.py", tmp_path)
     ok = _nbgrader("validate", str(sol), cwd=tmp_path, course_root=real.root)
     assert "Success! Your notebook passes all the tests." in ok.stdout, ok.stdout[-3000:]
     stub = tmp_path / "stub" / f"{name}.ipynb"

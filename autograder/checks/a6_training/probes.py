@@ -10,6 +10,7 @@ computation matches to rounding.
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import torch
@@ -430,6 +431,20 @@ def capstone_logits(ns, state, images, batch_size=500):
     model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True)
     model.eval()
     x = torch.from_numpy(images).float().div_(255.0).unsqueeze(1)
-    with torch.no_grad():
-        out = [model(x[i : i + batch_size]).float() for i in range(0, len(x), batch_size)]
+    # Unlike the other probes' tiny tensors, 10,000 images are worth every core this process may
+    # use (the notebook's checker pins PyTorch to one thread): 31 s on one core, 16 s on two.
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(before, _usable_cores()))
+    try:
+        with torch.no_grad():
+            out = [model(x[i : i + batch_size]).float() for i in range(0, len(x), batch_size)]
+    finally:
+        torch.set_num_threads(before)
     return torch.cat(out).numpy()
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
