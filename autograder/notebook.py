@@ -12,12 +12,11 @@ trusted grader, outside the student's kernel.
 
 from __future__ import annotations
 
-import contextlib
 import time
 
 import numpy as np
 
-from .checking import CheckFailure, seed_for
+from .checking import CheckFailure, one_torch_thread, seed_for
 from .student import LocalStudent
 
 PUBLIC_SEED = 20261122
@@ -42,7 +41,7 @@ class Checker:
         if not checks:
             raise ValueError(f"no {'hidden ' if hidden else ''}checks for item {item!r}")
         student = LocalStudent(self.namespace)
-        with _one_torch_thread():
+        with one_torch_thread():  # checks work on tiny tensors: threads cost ~100x
             failures = [c.title for c in checks if not _run(c, student, quiet)]
         if failures:
             raise AssertionError(
@@ -70,16 +69,3 @@ def _run(c, student: LocalStudent, quiet: bool) -> bool:
         if why:
             print("       " + why.replace("\n", "\n       "))
     return ok
-
-
-@contextlib.contextmanager
-def _one_torch_thread():
-    """Checks work on tiny tensors, where threads cost far more than they save (~100x here)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from autograder.checking import CheckFailure, check, expect, expect_close, expect_equal
+from autograder.checking import CheckFailure, check, describe, expect, expect_close, expect_equal
 from autograder.student import Remote
 
 from .probes import _local_rule
@@ -24,19 +24,12 @@ F64 = torch.float64
 # -- generic helpers ----------------------------------------------------------------------------
 
 
-def _kind(x) -> str:
-    if isinstance(x, tuple | list):
-        return f"a {type(x).__name__} of length {len(x)}"
-    if isinstance(x, Remote):
-        return "an object that is not plain data"
-    name = type(x).__name__
-    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
-
-
 def unpack(result, names: tuple[str, ...], what: str) -> tuple:
     """``result`` as a tuple of ``len(names)`` entries, or a clear failure."""
     if not isinstance(result, tuple | list) or len(result) != len(names):
-        raise CheckFailure(f"{what} must return a tuple ({', '.join(names)}), got {_kind(result)}")
+        raise CheckFailure(
+            f"{what} must return a tuple ({', '.join(names)}), got {describe(result)}"
+        )
     return tuple(result)
 
 
@@ -46,14 +39,14 @@ def scalar_loss(loss, what: str):
         return float(loss)
     if isinstance(loss, bool) or not isinstance(loss, int | float):
         raise CheckFailure(
-            f"{what} must be a Python float, got {_kind(loss)}", "return float(...) of the mean"
+            f"{what} must be a Python float, got {describe(loss)}", "return float(...) of the mean"
         )
     return float(loss)
 
 
 def field(result, key: str, what: str):
     if not isinstance(result, dict):
-        raise CheckFailure(f"{what} must return a dict, got {_kind(result)}")
+        raise CheckFailure(f"{what} must return a dict, got {describe(result)}")
     if key not in result:
         raise CheckFailure(
             f"{what}: the returned dict has no key {key!r} (keys: {sorted(map(str, result))})"
@@ -307,7 +300,7 @@ def compare_run(
 
 def value_node(x, what: str) -> Remote:
     if not isinstance(x, Remote):
-        raise CheckFailure(f"{what} gave {_kind(x)}, expected a Value")
+        raise CheckFailure(f"{what} gave {describe(x)}, expected a Value")
     return x
 
 
@@ -1185,7 +1178,7 @@ def check_two_layer_trajectory(s, X, y, hidden, lr, steps, seed, batch_size=None
     history = field(res, "loss_history", what)
     expect(
         isinstance(history, list | tuple | np.ndarray),
-        f"{what}: loss_history must be a list of floats, got {_kind(history)}",
+        f"{what}: loss_history must be a list of floats, got {describe(history)}",
     )
     expect_equal(
         len(history),

@@ -8,13 +8,12 @@ import math
 
 import numpy as np
 
-from autograder.checking import CheckFailure, check, expect, expect_equal
+from autograder.checking import CheckFailure, check, describe, expect, expect_equal
 
 from .probes import build_model
 from .public import (
     KURTOSIS,
     Z,
-    _kind,
     call,
     check_fans,
     check_gain,
@@ -86,7 +85,7 @@ def standardizer_axes(s, rng):
         what = f"statistics_axes(an array of shape {shape})"
         got = call(s, what, "statistics_axes", np.zeros(shape))
         if not isinstance(got, tuple | list):
-            raise CheckFailure(f"{what} must return a tuple of ints, got {_kind(got)}")
+            raise CheckFailure(f"{what} must return a tuple of ints, got {describe(got)}")
         expect_equal(tuple(int(a) for a in got), expected, what)
     expect_value_error(s, "statistics_axes(an array of shape (6,))", "statistics_axes", np.ones(6))
 
@@ -370,7 +369,7 @@ def _expect_draw_error(s, name: str, shape, kwargs: dict) -> None:
         raise CheckFailure(
             f"{what} raised {error.get('type')}: {error.get('message', '')}; expected ValueError"
         ) from None
-    raise CheckFailure(f"{what} returned {_kind(got[0])}; expected it to raise ValueError")
+    raise CheckFailure(f"{what} returned {describe(got[0])}; expected it to raise ValueError")
 
 
 # -- layer statistics ---------------------------------------------------------------------------
@@ -489,7 +488,7 @@ def _torch_value_error(s, name: str, shape, kwargs: dict) -> None:
         raise CheckFailure(
             f"{what} raised {error.get('type')}: {error.get('message', '')}; expected ValueError"
         ) from None
-    raise CheckFailure(f"{what} returned normally; expected ValueError ({_kind(got)})")
+    raise CheckFailure(f"{what} returned normally; expected ValueError ({describe(got)})")
 
 
 # -- init_model_ --------------------------------------------------------------------------------

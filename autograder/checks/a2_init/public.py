@@ -17,39 +17,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from autograder.checking import CheckFailure, check, expect, expect_equal
-from autograder.checking import expect_close as _expect_close
+from autograder.checking import (
+    CheckFailure,
+    check,
+    close,
+    describe,
+    expect,
+    expect_close,
+    expect_equal,
+)
 from autograder.student import Remote, StudentError
 
 from .probes import build_model
 
 # -- generic helpers ----------------------------------------------------------------------------
-
-
-def _kind(x) -> str:
-    if isinstance(x, tuple | list):
-        return f"a {type(x).__name__} of length {len(x)}"
-    if isinstance(x, Remote):
-        return "an object that is not plain data"
-    if x is None:
-        return "None"
-    name = type(x).__name__
-    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
-
-
-def expect_close(actual, expected, what: str, **kw) -> None:
-    """:func:`autograder.checking.expect_close`, refusing objects that stayed in the worker."""
-    if isinstance(actual, Remote):
-        raise CheckFailure(f"{what}: expected numbers (an array or a float), got {_kind(actual)}")
-    _expect_close(actual, expected, what, **kw)
-
-
-def close(actual, expected, what: str, hint: str | None = None, **kw) -> None:
-    """``expect_close`` with a fallback hint when no listed mistake matches."""
-    try:
-        expect_close(actual, expected, what, **kw)
-    except CheckFailure as err:
-        raise CheckFailure(err.message, err.hint or hint) from None
 
 
 def seed_of(rng) -> int:
@@ -109,12 +90,12 @@ def expect_value_error(s, what: str, name: str, *args, **kwargs) -> None:
             f"{what} raised {kind}: {err.error.get('message', '')}; expected ValueError",
             "raise ValueError(...) with a message that says what is wrong",
         ) from None
-    raise CheckFailure(f"{what} returned {_kind(got)}; expected it to raise ValueError")
+    raise CheckFailure(f"{what} returned {describe(got)}; expected it to raise ValueError")
 
 
 def field(result, key: str, what: str):
     if not isinstance(result, dict):
-        raise CheckFailure(f"{what} must return a dict, got {_kind(result)}")
+        raise CheckFailure(f"{what} must return a dict, got {describe(result)}")
     if key not in result:
         raise CheckFailure(
             f"{what}: the returned dict has no key {key!r} (keys: {sorted(map(str, result))})"
@@ -177,7 +158,7 @@ def fit_and_apply(s, cls: str, kwargs: dict, fit_x, calls, attrs=()) -> dict:
 def check_stat_attr(value, expected, what: str, fit_shape, mistakes=None) -> None:
     """A stored statistic: its shape first (with a hint about the pooled axes), then values."""
     if isinstance(value, Remote) or value is None:
-        raise CheckFailure(f"{what}: expected a float64 array, got {_kind(value)}")
+        raise CheckFailure(f"{what}: expected a float64 array, got {describe(value)}")
     got_shape = np.shape(value)
     if got_shape != np.shape(expected):
         hint = None
@@ -428,7 +409,7 @@ def columns_match(got: np.ndarray, expected: np.ndarray, tol: float = 1e-6) -> b
 
 def as_matrix(value, what: str) -> np.ndarray:
     if isinstance(value, Remote) or value is None:
-        raise CheckFailure(f"{what}: expected a float64 array, got {_kind(value)}")
+        raise CheckFailure(f"{what}: expected a float64 array, got {describe(value)}")
     a = np.asarray(value)
     if a.dtype.kind not in "biuf":
         raise CheckFailure(f"{what}: expected real numbers, got dtype {a.dtype}")
@@ -659,7 +640,7 @@ def check_fans(s, shape) -> None:
     got = call(s, what, "fan_in_and_fan_out", tuple(shape))
     expected = torch_fans(shape)
     if not isinstance(got, tuple | list) or len(got) != 2:
-        raise CheckFailure(f"{what} must return a tuple (fan_in, fan_out), got {_kind(got)}")
+        raise CheckFailure(f"{what} must return a tuple (fan_in, fan_out), got {describe(got)}")
     for v in got:
         ok = isinstance(v, int | float) and not isinstance(v, bool) and float(v).is_integer()
         expect(ok, f"{what} returned {tuple(got)!r}: expected two integers")
@@ -700,7 +681,7 @@ def check_gain(s, name, param=None, pass_param=False) -> None:
     if isinstance(got, np.ndarray) and got.shape == ():
         got = float(got)
     if isinstance(got, bool) or not isinstance(got, int | float):
-        raise CheckFailure(f"{what} must return a number, got {_kind(got)}")
+        raise CheckFailure(f"{what} must return a number, got {describe(got)}")
     slope = 0.01 if param is None else param
     mistakes = {
         "the gain multiplies a standard deviation: for ReLU it is sqrt(2), not 2": 2.0,
@@ -782,7 +763,7 @@ def check_weights(w, *, shape, dist: str, std: float, what: str, wrong=None) -> 
     the measured one matches, the description becomes the hint.
     """
     if isinstance(w, Remote) or not isinstance(w, np.ndarray):
-        raise CheckFailure(f"{what}: expected a NumPy array, got {_kind(w)}")
+        raise CheckFailure(f"{what}: expected a NumPy array, got {describe(w)}")
     if w.shape != tuple(shape):
         raise CheckFailure(f"{what}: shape {w.shape}, expected {fmt_shape(shape)}")
     if w.dtype != np.float64:
@@ -866,7 +847,7 @@ def check_uses_rng(s, rng, name: str, shape, kwargs=None) -> None:
     (w1, w2, w3), what = draw(s, name, shape, kwargs or {}, [a, a, b])
     for w in (w1, w2, w3):
         if isinstance(w, Remote) or not isinstance(w, np.ndarray):
-            raise CheckFailure(f"{what}: expected a NumPy array, got {_kind(w)}")
+            raise CheckFailure(f"{what}: expected a NumPy array, got {describe(w)}")
         expect_equal(w.shape, tuple(shape), f"shape of {what}")
     expect(
         np.array_equal(w1, w2),

@@ -8,7 +8,6 @@ with :mod:`.hidden`.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 
 import numpy as np
@@ -16,10 +15,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from autograder.checking import CheckFailure, expect, expect_equal
+from autograder.checking import CheckFailure, close, describe, expect, expect_close, expect_equal
 from autograder.checking import check as _check
-from autograder.checking import expect_close as _expect_close
-from autograder.student import Remote, StudentError
+from autograder.student import StudentError
 
 from .probes import DTYPES, build_conv_bn, conv_settings, drive_module
 
@@ -29,64 +27,15 @@ TRAIN_ERROR = "Expected more than 1 value per channel when training"
 # -- generic helpers ----------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def one_thread():
-    """Run PyTorch on one intra-op thread. On tiny tensors, ``F.batch_norm`` and friends split
-    their work over every thread anyway; on a busy machine with two threads a single call then
-    takes about 15 ms instead of 0.1 ms, which would make the checks of this assignment cost
-    seconds instead of a fraction of one."""
-    before = torch.get_num_threads()
-    if before == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def check(item: str, title: str, **kw):
-    """:func:`autograder.checking.check` for a check that runs on one PyTorch thread."""
-
-    def deco(fn):
-        @functools.wraps(fn)
-        def run(s, rng):
-            with one_thread():
-                return fn(s, rng)
-
-        return _check(item, title, **kw)(run)
-
-    return deco
-
-
-def _kind(x) -> str:
-    if isinstance(x, tuple | list):
-        return f"a {type(x).__name__} of length {len(x)}"
-    if isinstance(x, Remote):
-        return "an object that is not plain data"
-    name = type(x).__name__
-    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
-
-
-def expect_close(actual, expected, what: str, **kw) -> None:
-    """:func:`autograder.checking.expect_close`, refusing objects that stayed in the worker."""
-    if isinstance(actual, Remote):
-        raise CheckFailure(f"{what}: expected an array of numbers, got {_kind(actual)}")
-    _expect_close(actual, expected, what, **kw)
-
-
-def close(actual, expected, what: str, hint: str | None = None, **kw) -> None:
-    """``expect_close`` with a fallback hint when no listed mistake matches."""
-    try:
-        expect_close(actual, expected, what, **kw)
-    except CheckFailure as err:
-        raise CheckFailure(err.message, err.hint or hint) from None
+# Every check here runs its oracles on tiny tensors: on one PyTorch thread.
+check = functools.partial(_check, one_thread=True)
 
 
 def unpack(result, names: tuple[str, ...], what: str) -> tuple:
     if not isinstance(result, tuple | list) or len(result) != len(names):
-        raise CheckFailure(f"{what} must return a tuple ({', '.join(names)}), got {_kind(result)}")
+        raise CheckFailure(
+            f"{what} must return a tuple ({', '.join(names)}), got {describe(result)}"
+        )
     return tuple(result)
 
 

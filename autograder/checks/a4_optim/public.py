@@ -11,7 +11,6 @@ a wrong answer that matches one of them gets a hint. The helpers at the top are 
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 
@@ -19,9 +18,8 @@ import numpy as np
 import torch
 from torch.optim import lr_scheduler
 
-from autograder.checking import CheckFailure, expect, expect_equal
+from autograder.checking import CheckFailure, close, describe, expect, expect_equal
 from autograder.checking import check as _check
-from autograder.checking import expect_close as _expect_close
 from autograder.student import Remote, StudentError
 
 from .probes import SyntheticTrainer, drive_optimizer, drive_scheduler
@@ -32,38 +30,11 @@ RTOL, ATOL = 1e-10, 1e-12  # the issue's bar: 1e-10 relative, over 100 steps and
 # -- generic helpers ----------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def one_thread():
-    """Run PyTorch on one intra-op thread: the tensors here are tiny, and on a busy machine with
-    two threads every small operation waits for the other thread."""
-    before = torch.get_num_threads()
-    if before == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def check(item: str, title: str, **kw):
-    """:func:`autograder.checking.check` for a check that runs on one PyTorch thread.
-
-    The time limit is 20 s instead of 5: several checks train a model for 200 steps twice (the
-    student's optimiser in the worker, PyTorch's in the grader), which takes well under a second
-    on an idle machine but several on a busy grading machine; the limit only has to stop hangs."""
-    kw.setdefault("timeout", 20.0)
-
-    def deco(fn):
-        @functools.wraps(fn)
-        def run(s, rng):
-            with one_thread():
-                return fn(s, rng)
-
-        return _check(item, title, **kw)(run)
-
-    return deco
+# Every check here runs on one PyTorch thread (tiny tensors), with 20 s instead of 5: several
+# checks train a model for 200 steps twice (the student's optimiser in the worker, PyTorch's in
+# the grader): well under a second on an idle machine, several on a busy grading machine; the
+# limit only has to stop hangs.
+check = functools.partial(_check, one_thread=True, timeout=20.0)
 
 
 def _warm_up() -> None:
@@ -75,30 +46,6 @@ def _warm_up() -> None:
 
 
 _warm_up()
-
-
-def _kind(x) -> str:
-    if isinstance(x, tuple | list):
-        return f"a {type(x).__name__} of length {len(x)}"
-    if isinstance(x, Remote):
-        return "an object that is not plain data"
-    name = type(x).__name__
-    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
-
-
-def expect_close(actual, expected, what: str, **kw) -> None:
-    """:func:`autograder.checking.expect_close`, refusing objects that stayed in the worker."""
-    if isinstance(actual, Remote) or isinstance(actual, str):
-        raise CheckFailure(f"{what}: expected numbers, got {_kind(actual)}")
-    _expect_close(actual, expected, what, **kw)
-
-
-def close(actual, expected, what: str, hint: str | None = None, **kw) -> None:
-    """``expect_close`` with a fallback hint when no listed mistake matches."""
-    try:
-        expect_close(actual, expected, what, **kw)
-    except CheckFailure as err:
-        raise CheckFailure(err.message, err.hint or hint) from None
 
 
 def fmt(kwargs: dict) -> str:
@@ -134,7 +81,7 @@ def compare_series(
     on the whole series (for series without feedback, such as schedules, where several mistakes
     can agree on one row)."""
     if isinstance(got, Remote | str) or got is None:
-        raise CheckFailure(f"{what}: expected numbers, got {_kind(got)}")
+        raise CheckFailure(f"{what}: expected numbers, got {describe(got)}")
     got = np.asarray(got, dtype=np.float64)
     exp = np.asarray(exp, dtype=np.float64)
     if got.shape != exp.shape:
@@ -182,7 +129,7 @@ def compare_series(
 
 def field(result, key: str, what: str):
     if not isinstance(result, dict) or key not in result:
-        keys = sorted(result) if isinstance(result, dict) else _kind(result)
+        keys = sorted(result) if isinstance(result, dict) else describe(result)
         raise CheckFailure(f"{what}: the result has no {key!r} (it has: {keys})")
     return result[key]
 

@@ -12,7 +12,6 @@ the draws (dropped fraction, crop positions, mixing weights...) are tested with 
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 
@@ -21,9 +20,8 @@ import torch
 import torch.nn.functional as F
 from numpy.lib.stride_tricks import sliding_window_view
 
-from autograder.checking import CheckFailure, expect
+from autograder.checking import CheckFailure, close, describe, expect
 from autograder.checking import check as _check
-from autograder.checking import expect_close as _expect_close
 from autograder.stats import (
     bernstein,
     beta_cdf,
@@ -42,59 +40,8 @@ FILL_MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
 # -- generic helpers ----------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def one_thread():
-    """Run PyTorch on one intra-op thread: the tensors here are tiny, and on a busy machine with
-    several threads every small operation would cost milliseconds."""
-    before = torch.get_num_threads()
-    if before == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def check(item: str, title: str, **kw):
-    """:func:`autograder.checking.check` for a check that runs on one PyTorch thread."""
-
-    def deco(fn):
-        @functools.wraps(fn)
-        def run_one_thread(s, rng):
-            with one_thread():
-                return fn(s, rng)
-
-        return _check(item, title, **kw)(run_one_thread)
-
-    return deco
-
-
-def _kind(x) -> str:
-    if isinstance(x, tuple | list):
-        return f"a {type(x).__name__} of length {len(x)}"
-    if isinstance(x, Remote):
-        return "an object that is not plain data"
-    if x is None:
-        return "None"
-    name = type(x).__name__
-    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
-
-
-def expect_close(actual, expected, what: str, **kw) -> None:
-    """:func:`autograder.checking.expect_close`, refusing objects that stayed in the worker."""
-    if isinstance(actual, Remote):
-        raise CheckFailure(f"{what}: expected an array of numbers, got {_kind(actual)}")
-    _expect_close(actual, expected, what, **kw)
-
-
-def close(actual, expected, what: str, hint: str | None = None, **kw) -> None:
-    """``expect_close`` with a fallback hint when no listed mistake matches."""
-    try:
-        expect_close(actual, expected, what, **kw)
-    except CheckFailure as err:
-        raise CheckFailure(err.message, err.hint or hint) from None
+# Every check here runs its oracles on tiny tensors: on one PyTorch thread.
+check = functools.partial(_check, one_thread=True)
 
 
 def seed_of(rng) -> int:
@@ -142,7 +89,7 @@ def expect_value_error(fn, what: str, hint: str | None = None) -> None:
             f"{what} raised {kind}: {err.error.get('message', '')[:200]}; expected ValueError",
             hint or "raise ValueError(...) with a message that says what is wrong",
         ) from None
-    raise CheckFailure(f"{what} returned {_kind(got)}; expected it to raise ValueError", hint)
+    raise CheckFailure(f"{what} returned {describe(got)}; expected it to raise ValueError", hint)
 
 
 def as_array(value, what: str, shape=None) -> np.ndarray:
@@ -150,7 +97,7 @@ def as_array(value, what: str, shape=None) -> np.ndarray:
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu().numpy()
     if isinstance(value, Remote) or not isinstance(value, np.ndarray | float | int | np.generic):
-        raise CheckFailure(f"{what}: expected an array of numbers, got {_kind(value)}")
+        raise CheckFailure(f"{what}: expected an array of numbers, got {describe(value)}")
     arr = np.asarray(value)
     if arr.dtype.kind not in "biuf":
         raise CheckFailure(f"{what}: expected real numbers, got dtype {arr.dtype}")
@@ -161,7 +108,9 @@ def as_array(value, what: str, shape=None) -> np.ndarray:
 
 def unpack(result, names: tuple[str, ...], what: str) -> tuple:
     if not isinstance(result, tuple | list) or len(result) != len(names):
-        raise CheckFailure(f"{what} must return a tuple ({', '.join(names)}), got {_kind(result)}")
+        raise CheckFailure(
+            f"{what} must return a tuple ({', '.join(names)}), got {describe(result)}"
+        )
     return tuple(result)
 
 
@@ -628,7 +577,7 @@ def check_l2(s, params: dict, lam: float, label="") -> None:
     if not isinstance(grads, dict) or sorted(map(str, grads)) != sorted(params):
         raise CheckFailure(
             f"grads of {what}: expected a dict with the keys {sorted(params)}, got "
-            f"{sorted(map(str, grads)) if isinstance(grads, dict) else _kind(grads)}",
+            f"{sorted(map(str, grads)) if isinstance(grads, dict) else describe(grads)}",
             "return a gradient for every parameter, zeros for the ones that are not penalised",
         )
     for k in sorted(params):
@@ -771,7 +720,7 @@ def check_early_stopping(s, rng, kwargs, values, label="") -> None:
         snap, want = got["best_params"], exp["params"]
         if want is not None:
             if not isinstance(snap, dict) or sorted(snap) != ["W", "b"]:
-                raise CheckFailure(f"{where}: best_params is {_kind(snap)}, expected a dict")
+                raise CheckFailure(f"{where}: best_params is {describe(snap)}, expected a dict")
             if not (np.allclose(snap["W"], want["W"]) and np.allclose(snap["b"], want["b"])):
                 hint = "store a deep copy: copy.deepcopy(params)"
                 cur_w = np.sum([u[0] for u in updates[: t + 1]], axis=0)
@@ -1624,7 +1573,7 @@ def check_mixup_batch_results(x, y, results, what) -> np.ndarray:
         lam = r["lam"]
         if not isinstance(lam, float):
             raise CheckFailure(
-                f"{what}: lam is {_kind(lam)}, expected a Python float", "return float(lam)"
+                f"{what}: lam is {describe(lam)}, expected a Python float", "return float(lam)"
             )
         lams.append(lam)
     x_mix = np.stack([as_array(r["x_mix"], f"x_mix of {what}", x.shape) for r in results])
