@@ -10,7 +10,7 @@ import numpy as np
 
 from autograder.checking import check, expect, expect_close
 
-from .capstone import capstone_batch_independent, capstone_shifted  # noqa: F401
+from . import capstone
 from .public import (
     BORDER_SPACE,
     SPACE,
@@ -164,3 +164,63 @@ def param_groups_hidden(s, rng):
     lr = float(rng.uniform(1e-4, 1e-2))
     decay = float(rng.uniform(0.2, 0.9))
     check_groups(s, ["relu", "block", "relu", "block", "relu", "block", "linear"], lr, decay)
+
+
+# -- the capstone: a classifier, not a memory of the test images -------------------------------
+
+
+def shift_one_pixel(images: np.ndarray, rng) -> np.ndarray:
+    """Each image moved by one pixel up, down, left or right (drawn per image), zero-filled.
+
+    Shape: (N, 28, 28) uint8 -> (N, 28, 28) uint8."""
+    out = np.zeros_like(images)
+    way = rng.integers(0, 4, size=len(images))
+    out[way == 0, :-1, :] = images[way == 0, 1:, :]  # up
+    out[way == 1, 1:, :] = images[way == 1, :-1, :]  # down
+    out[way == 2, :, :-1] = images[way == 2, :, 1:]  # left
+    out[way == 3, :, 1:] = images[way == 3, :, :-1]  # right
+    return out
+
+
+def _capstone_state(s):
+    return capstone.load_state(s.attachment(capstone.FILE, capstone.MAX_FILE_BYTES))
+
+
+@check("capstone", "accuracy on test images shifted by one pixel", weight=0.5, timeout=60.0)
+def capstone_shifted(s, rng):
+    """A classifier, not a memory of the test images: one-pixel shifts barely matter to it."""
+    images, labels = capstone._test_split()
+    pick = rng.choice(len(labels), size=capstone.SHIFTED_N, replace=False)
+    shifted = shift_one_pixel(images[pick], rng)
+    logits = s.probe(
+        "a6_training.capstone_logits",
+        _capstone_state(s),
+        shifted,
+        what="build_capstone_model() with the weights of capstone.npz",
+    )
+    expect(getattr(logits, "shape", None) == (len(pick), 10), "unexpected output shape")
+    acc = float((logits.argmax(axis=1) == labels[pick]).mean())
+    expect(
+        acc >= capstone.SHIFTED_MIN,
+        f"accuracy {acc:.2%} on test images shifted by one pixel; this check needs "
+        f"{capstone.SHIFTED_MIN:.0%}",
+        hint="augment with small translations while training",
+    )
+
+
+@check("capstone", "each image classified on its own (batches of one)", weight=0.5, timeout=30.0)
+def capstone_batch_independent(s, rng):
+    """Evaluation classifies each image on its own: batches of one give the same logits."""
+    images, _ = capstone._test_split()
+    pick = images[rng.choice(len(images), size=32, replace=False)]
+    state = _capstone_state(s)
+    what = "build_capstone_model() with the weights of capstone.npz"
+    whole = s.probe("a6_training.capstone_logits", state, pick, batch_size=32, what=what)
+    alone = s.probe("a6_training.capstone_logits", state, pick, batch_size=1, what=what)
+    expect(
+        np.allclose(whole, alone, rtol=1e-3, atol=1e-4),
+        "the logits of an image depend on the other images of its batch (largest difference "
+        f"{float(np.abs(whole - alone).max()):.3g})",
+        hint="in evaluation mode batch norm must use its running statistics: no batch "
+        "statistics, no layer that mixes examples",
+    )
