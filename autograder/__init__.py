@@ -16,6 +16,7 @@ Layout (read in this order):
     gradebook   -- scores into nbgrader's gradebook, results and audit trail (resume, regrade)
     feedback, report -- students' feedback HTML and grades CSV; the instructor's report
     collect     -- LMS bulk downloads into submitted/<student>/<assignment>/
-    release, pages, cli -- student versions, the book's assignment pages, the commands
+    release, pages, kit, cli -- student versions, the book's assignment pages, the student
+               kit (what students get: no solutions, no hidden checks), the commands
     checks/<assignment>/{public,hidden,probes}.py -- each assignment's checks
 """

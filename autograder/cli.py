@@ -79,6 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--csv", type=Path, help="also write the grades CSV")
     pg = sub.add_parser("pages", help="generate the book's assignment pages (book/assignments/)")
     pg.add_argument("--check", action="store_true", help="only report stale pages (exit 1)")
+    kit = sub.add_parser(
+        "kit",
+        help="write the student kit: notebooks, coursekit and public checks, never solutions "
+        "or hidden checks (the repository to give students)",
+    )
+    kit.add_argument("dest", type=Path, help="the folder to write (a new one)")
+    kit.add_argument("--force", action="store_true", help="replace an existing folder")
     args = parser.parse_args(argv)
     course = Course.load(args.course)
     if args.command == "release":
@@ -89,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         return _collect(course, args)
     if args.command == "report":
         return _report(course, args)
+    if args.command == "kit":
+        return _kit(course, args)
     return _grade(course, args)
 
 
@@ -177,6 +186,18 @@ def _pages(course: Course, args) -> int:
     if args.check and stale:
         print("run `python -m autograder pages` to regenerate", file=sys.stderr)
         return 1
+    return 0
+
+
+def _kit(course: Course, args) -> int:
+    from .kit import KitError, write_kit
+
+    try:
+        files = write_kit(course, args.dest, force=args.force)
+    except KitError as err:
+        print(f"kit: {err}", file=sys.stderr)
+        return 1
+    print(f"student kit: {len(files)} files in {args.dest}")
     return 0
 
 

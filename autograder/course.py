@@ -9,6 +9,7 @@ that run beside the student's code). The package is named in the course's ``pypr
     [tool.autograder]
     checks_package = "autograder.checks"
     python_path = []          # extra import roots, relative to the course
+    student_repository = ""   # where students clone the student kit from (default: the course)
 """
 
 from __future__ import annotations
@@ -139,6 +140,7 @@ class Course:
     root: Path = REPO_ROOT
     checks_package: str = "autograder.checks"
     python_path: list[str] = field(default_factory=list)
+    student_repository: str = ""
 
     @classmethod
     def load(cls, root: str | Path | None = None) -> Course:
@@ -151,6 +153,7 @@ class Course:
             root=root,
             checks_package=cfg.get("checks_package", "autograder.checks"),
             python_path=[str(root / p) for p in cfg.get("python_path", [])],
+            student_repository=cfg.get("student_repository", ""),
         )
 
     def activate(self) -> None:

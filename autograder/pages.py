@@ -74,6 +74,12 @@ def _repository_url(course: Course) -> str:
     return url.rstrip("/") or "https://github.com/<owner>/<course>"
 
 
+def _clone_url(course: Course) -> str:
+    """Where students get the notebooks: the student kit's repository when the course names one
+    (``student_repository`` in ``[tool.autograder]``), else the course repository itself."""
+    return course.student_repository.rstrip("/") or _repository_url(course)
+
+
 def _intro(a: Assignment) -> tuple[str, str]:
     """The title (the first level-1 heading) and the markdown before the first code cell."""
     text = []
@@ -177,6 +183,7 @@ def render(course: Course, name: str) -> str:
             what = "; ".join(_escape(w.rstrip(".")) for w in said)
             out.append(f"- `{task}`" + (f": {what}." if what else ""))
         out.append("")
+    clone = _clone_url(course)
     out += [
         "(" + name + "-check-locally)=",
         "## Check your work locally",
@@ -185,7 +192,7 @@ def render(course: Course, name: str) -> str:
         "in `autograder`), so run it inside the course repository:",
         "",
         "```bash",
-        f"git clone {_repository_url(course)} && cd {_repository_url(course).rsplit('/', 1)[-1]}",
+        f"git clone {clone} && cd {clone.rsplit('/', 1)[-1].removesuffix('.git')}",
         "bash scripts/setup.sh        # once: creates .venv/ with the pinned toolchain",
         ".venv/bin/jupyter lab        # then open " + f"assignments/{name}/{name}.ipynb",
         "```",

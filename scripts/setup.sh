@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything the course needs on a Debian-like machine, idempotently:
-#   1. Debian packages, when we can install them: Fashion-MNIST (offline data), PostgreSQL (the
-#      shared-gradebook tests start a server), Chromium and its driver (the browser test);
+#   1. Debian packages, when we can install them: Fashion-MNIST (offline data), and for the test
+#      suite PostgreSQL (the shared-gradebook tests start a server), Chromium and its driver (the
+#      browser test);
 #   2. a virtual environment in .venv/ with the pinned toolchain (requirements.txt);
 #   3. this repository's packages (coursekit, autograder) installed in editable mode.
 # A second run with nothing changed takes a couple of seconds.
@@ -25,7 +26,11 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-apt_install dataset-fashion-mnist postgresql chromium chromium-driver
+apt_install dataset-fashion-mnist
+# The test suite's servers and browser; the student kit (python -m autograder kit) has no tests/.
+if [ -d tests ]; then
+    apt_install postgresql chromium chromium-driver
+fi
 
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then

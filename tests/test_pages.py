@@ -3,6 +3,7 @@ listed in the table of contents, complete, and free of solution text."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import booksite
@@ -10,7 +11,7 @@ import pytest
 
 from autograder.course import Course
 from autograder.leaks import find_leaks
-from autograder.pages import PAGES_DIR, index, render, write_pages
+from autograder.pages import PAGES_DIR, _repository_url, index, render, write_pages
 
 COURSE = Course.load()
 NAMES = COURSE.names()
@@ -92,3 +93,12 @@ def test_solution_text_never_reaches_a_page(tmp_path):
     )
     text = render(Course(root=tmp_path), name) + index(Course(root=tmp_path))
     assert "the_answer_is_forty_two" not in text and "BEGIN SOLUTION" not in text
+
+
+def test_pages_send_students_to_the_student_kit_when_the_course_names_one():
+    course = Course.load()
+    assert f"git clone {_repository_url(course)} && cd course" in render(course, "a1_backprop")
+    kit = dataclasses.replace(course, student_repository="https://git.example.edu/nn/kit.git/")
+    page = render(kit, "a1_backprop")
+    assert "git clone https://git.example.edu/nn/kit.git && cd kit\n" in page
+    assert _repository_url(course) not in page.split("check-locally)=")[1].split("```")[1]
