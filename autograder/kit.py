@@ -9,7 +9,8 @@ Which autograder modules go in is not a list kept by hand: a fresh interpreter l
 assignment's public checks, and the kit holds exactly the course's modules it loaded. A module a
 new public check needs comes along by itself; a hidden module cannot (if a public module imports
 one, the kit is refused). Before the kit replaces ``DIR`` it is scanned like the published book:
-no nbgrader marker and no line of a solution region may appear in any of its files.
+no nbgrader marker in any file, and no line of a solution region in its notebooks and documents
+(the public checks' code goes as students already run it in their kernel; see :func:`scan`).
 """
 
 from __future__ import annotations
