@@ -222,15 +222,14 @@ def render(course: Course, name: str) -> str:
     files = list(a.attachments)
     if files:
         named = ", ".join(f"`{f}`" for f in files)
+        plural, them = ("s", "them") if len(files) > 1 else ("", "it")
         out[-1:-1] = [
             "",
-            f"With the notebook, hand in {named}, the file{'s' if len(files) > 1 else ''} "
+            f"With the notebook, hand in {named}, the file{plural} "
             "the notebook tells you to write, with the same name, in the same folder (nbgrader's "
             "*Submit* takes the whole folder; in a learning-management system, upload both "
-            "files or a zip of both). Checks read "
-            f"{'them' if len(files) > 1 else 'it'} on the grader's side; without "
-            f"{'them' if len(files) > 1 else 'it'}, the items that need "
-            f"{'them' if len(files) > 1 else 'it'} score zero.",
+            f"files or a zip of both). Checks read {them} on the grader's side; without "
+            f"{them}, the items that need {them} score zero.",
         ]
     return "\n".join(out)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from notebooks import solution_notebook
+from notebooks import solution_notebook, with_sources
 
 from autograder.course import Course
 from autograder.kit import KitError, public_modules, scan, write_kit
@@ -156,11 +156,7 @@ def test_kit_sets_up_and_its_notebooks_check_themselves(course, kit, tmp_path):
         for c in solution_notebook(course, name).cells
         if c.metadata.get("nbgrader", {}).get("solution")
     }
-    filled = nbformat.read(stub, as_version=4)
-    for c in filled.cells:
-        gid = c.metadata.get("nbgrader", {}).get("grade_id")
-        if c.metadata.get("nbgrader", {}).get("solution") and gid in answers:
-            c.source = answers[gid]
+    filled = with_sources(nbformat.read(stub, as_version=4), **answers)
     nbformat.write(filled, stub.with_name("filled.ipynb"))
 
     def validate(nb: Path) -> str:

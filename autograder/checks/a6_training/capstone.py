@@ -30,6 +30,7 @@ TIERS = (0.88, 0.91, 0.93)  # accuracy thresholds; the last is the capstone's ta
 SHIFTED_MIN = 0.85  # accuracy on test images shifted by one pixel (hidden) ...
 SHIFTED_N = 2000  # ... on this many of them (the reference scores 0.93-0.94: far above)
 TEST_SPLIT = "test"
+WHAT = "build_capstone_model() with the weights of capstone.npz"
 
 _last: dict = {}  # the evaluation of the submission being graded, shared by its checks
 
@@ -62,6 +63,25 @@ def load_state(data: bytes) -> dict[str, np.ndarray]:
     return state
 
 
+def submitted_state(s) -> dict[str, np.ndarray]:
+    """The arrays of the submission's ``capstone.npz``; CheckFailure when it is missing or bad."""
+    return load_state(s.attachment(FILE, MAX_FILE_BYTES))
+
+
+def logits_of(s, state: dict, images: np.ndarray, **kw) -> np.ndarray:
+    """The submitted model's logits on uint8 ``images`` (N, 28, 28), from the worker, checked
+    for shape (N, 10) and finiteness. ``kw`` goes to the probe (``batch_size``)."""
+    n = len(images)
+    logits = s.probe("a6_training.capstone_logits", state, images, what=WHAT, **kw)
+    expect(
+        isinstance(logits, np.ndarray) and logits.shape == (n, 10),
+        f"the model's output on {n} test images has shape "
+        f"{getattr(logits, 'shape', type(logits).__name__)}; expected ({n}, 10)",
+    )
+    expect(bool(np.isfinite(logits).all()), "the model's output contains NaN or inf")
+    return logits
+
+
 def evaluate(s, rng) -> float:
     """Test accuracy of the submitted model, computed once per submission and reused by the
     other checks of the item (a failure too: the evaluation is the costly part)."""
@@ -76,7 +96,7 @@ def evaluate(s, rng) -> float:
     _last.pop("accuracy", None)
     _last.pop("failure", None)
     try:
-        _last["accuracy"] = _accuracy(s, load_state(data), rng)
+        _last["accuracy"] = _accuracy(s, load_state(data), rng)  # the bytes already read
     except CheckFailure as err:
         _last["failure"] = err
         raise
@@ -86,18 +106,7 @@ def evaluate(s, rng) -> float:
 def _accuracy(s, state: dict, rng) -> float:
     images, labels = _test_split()
     order = rng.permutation(len(labels))
-    logits = s.probe(
-        "a6_training.capstone_logits",
-        state,
-        images[order],
-        what="build_capstone_model() with the weights of capstone.npz",
-    )
-    expect(
-        isinstance(logits, np.ndarray) and logits.shape == (len(labels), 10),
-        f"the model's output on the {len(labels)} test images has shape "
-        f"{getattr(logits, 'shape', type(logits).__name__)}; expected ({len(labels)}, 10)",
-    )
-    expect(bool(np.isfinite(logits).all()), "the model's output contains NaN or inf")
+    logits = logits_of(s, state, images[order])
     return float((logits.argmax(axis=1) == labels[order]).mean())
 
 

@@ -182,23 +182,13 @@ def shift_one_pixel(images: np.ndarray, rng) -> np.ndarray:
     return out
 
 
-def _capstone_state(s):
-    return capstone.load_state(s.attachment(capstone.FILE, capstone.MAX_FILE_BYTES))
-
-
 @check("capstone", "accuracy on test images shifted by one pixel", weight=0.5, timeout=60.0)
 def capstone_shifted(s, rng):
     """A classifier, not a memory of the test images: one-pixel shifts barely matter to it."""
     images, labels = capstone._test_split()
     pick = rng.choice(len(labels), size=capstone.SHIFTED_N, replace=False)
     shifted = shift_one_pixel(images[pick], rng)
-    logits = s.probe(
-        "a6_training.capstone_logits",
-        _capstone_state(s),
-        shifted,
-        what="build_capstone_model() with the weights of capstone.npz",
-    )
-    expect(getattr(logits, "shape", None) == (len(pick), 10), "unexpected output shape")
+    logits = capstone.logits_of(s, capstone.submitted_state(s), shifted)
     acc = float((logits.argmax(axis=1) == labels[pick]).mean())
     expect(
         acc >= capstone.SHIFTED_MIN,
@@ -213,10 +203,9 @@ def capstone_batch_independent(s, rng):
     """Evaluation classifies each image on its own: batches of one give the same logits."""
     images, _ = capstone._test_split()
     pick = images[rng.choice(len(images), size=32, replace=False)]
-    state = _capstone_state(s)
-    what = "build_capstone_model() with the weights of capstone.npz"
-    whole = s.probe("a6_training.capstone_logits", state, pick, batch_size=32, what=what)
-    alone = s.probe("a6_training.capstone_logits", state, pick, batch_size=1, what=what)
+    state = capstone.submitted_state(s)
+    whole = capstone.logits_of(s, state, pick, batch_size=32)
+    alone = capstone.logits_of(s, state, pick, batch_size=1)
     expect(
         np.allclose(whole, alone, rtol=1e-3, atol=1e-4),
         "the logits of an image depend on the other images of its batch (largest difference "
