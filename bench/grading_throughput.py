@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
 from mutation import load_corpus  # noqa: E402
 from notebooks import replace_in, solution_notebook, with_sources, write_submission  # noqa: E402
@@ -168,6 +168,14 @@ def main() -> None:
     p.add_argument("--nbgrader-sample", type=int, default=12)
     p.add_argument("--mix", default="correct=0.6,buggy=0.25,stub=0.1,adversarial=0.05")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--sandbox-cost",
+        type=int,
+        default=20,
+        metavar="N",
+        help="also measure the sandbox's setup cost per submission over N workers, as this user "
+        "and (when root) as an ordinary user; 0 skips it",
+    )
     args = p.parse_args()
     mix = {k: float(v) for k, v in (kv.split("=") for kv in args.mix.split(","))}
     course = Course.load()
@@ -192,6 +200,13 @@ def main() -> None:
         f"trusted grader ({data['sandbox']}): {args.n} in {ours_s:.1f} s = {ours_rate:.2f} "
         f"submissions/s (median {per[len(per) // 2]:.2f} s, max {per[-1]:.1f} s per submission)"
     )
+    if args.sandbox_cost:
+        import sandbox_cost
+
+        mine = sandbox_cost.measure(args.sandbox_cost)
+        sandbox_cost.show("root" if os.geteuid() == 0 else "this user", mine)
+        if os.geteuid() == 0 and (other := sandbox_cost.as_ordinary_user(args.sandbox_cost)):
+            sandbox_cost.show("ordinary user", other)
     if not sample:
         return
     nbg_rate = len(sample) / nbg_s
