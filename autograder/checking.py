@@ -27,6 +27,7 @@ import numpy as np
 
 __all__ = [
     "Check",
+    "CheckError",
     "CheckFailure",
     "check",
     "close",
@@ -50,6 +51,12 @@ class CheckFailure(AssertionError):
 
     def __str__(self) -> str:
         return self.message + (f"\n  Hint: {self.hint}" if self.hint else "")
+
+
+class CheckError(RuntimeError):
+    """The check itself could not do its work (a bug in it, an unknown probe, a request the
+    worker could not decode): the grader reports "could not be graded (check error)" to the
+    instructor, never a student's mistake."""
 
 
 @dataclass(frozen=True)

@@ -109,20 +109,53 @@ class Assignment:
     @cached_property
     def checks_version(self) -> str:
         """A fingerprint of everything that decides a grade: the source notebook (setup cells,
-        items, points), the assignment's checks and probes, and the comparison helpers. The
-        gradebook stores it with every result, so a fixed check means a regrade."""
+        items, points) and every module whose code can change a verdict (:meth:`verdict_files`).
+        The gradebook stores it with every result, so a fixed check means a regrade."""
         import hashlib
 
-        self.course.activate()
-        spec = importlib.util.find_spec(self.module_prefix)
-        package = Path(spec.origin).parent if spec and spec.origin else None
-        here = Path(__file__).parent
-        files = [self.source_path, here / "checking.py", here / "stats.py"]
-        files += sorted(package.glob("*.py")) if package else []
         h = hashlib.sha256()
-        for f in files:
-            h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+        for key, f in [("notebook", self.source_path), *self.verdict_files().items()]:
+            h.update(key.encode() + b"\0" + f.read_bytes() + b"\0")
         return h.hexdigest()[:16]
+
+    def verdict_files(self) -> dict[str, Path]:
+        """The course's modules whose code can change a verdict, by module name: the assignment's
+        checks package, the grading engine (grader, worker, zygote) and what the notebook's
+        cells import, with everything they import in turn. Imports are followed in the source
+        (imports inside functions too, which loading the modules would miss), not from a list
+        kept by hand: a module a check or the engine starts to use is in by itself."""
+        import ast
+
+        # The course's own files first (found by path, not by import: what this process has
+        # imported may be another copy of the course).
+        roots = [self.course.root, *map(Path, self.course.python_path), REPO_ROOT]
+        todo = _course_module(self.module_prefix, roots)  # the package and its parents
+        package = [p for n, p in todo if n == self.module_prefix]
+        todo += [
+            (f"{self.module_prefix}.{f.stem}".removesuffix(".__init__"), f)
+            for f in (sorted(package[0].parent.glob("*.py")) if package else [])
+        ]
+        for name in ("autograder.grader", "autograder.zygote"):  # zygote: run with -m
+            todo += _course_module(name, roots)
+        sources = [c.source for c in self.cells if c.cell_type == "code"]
+        for source in sources:
+            try:
+                tree = ast.parse(source)
+            except SyntaxError:  # magics: the rest of the notebook is still followed
+                continue
+            for name in _imported_names(tree, ""):
+                todo += _course_module(name, roots)
+        found: dict[str, Path] = {}
+        while todo:
+            name, path = todo.pop()
+            if name in found:
+                continue
+            found[name] = path
+            package_name = name if path.name == "__init__.py" else name.rpartition(".")[0]
+            tree = ast.parse(path.read_bytes(), str(path))
+            for imported in _imported_names(tree, package_name):
+                todo += _course_module(imported, roots)
+        return dict(sorted(found.items()))
 
     def checks(self, hidden: bool) -> list[Check]:
         """Public checks, plus the hidden ones when ``hidden``; all must name items of the notebook."""
@@ -166,9 +199,13 @@ class Course:
         self.activate()
         prefix = f"{self.checks_package}.{assignment}"
         importlib.import_module(f"{prefix}.probes")  # registers the probes the checks use
-        found = collect_checks(importlib.import_module(f"{prefix}.public"), False)
+        public = importlib.import_module(f"{prefix}.public")
+        modules = [public] + ([importlib.import_module(f"{prefix}.hidden")] if hidden else [])
+        for module in modules:
+            _validate_probe_names(module, assignment)
+        found = collect_checks(public, False)
         if hidden:
-            found += collect_checks(importlib.import_module(f"{prefix}.hidden"), True)
+            found += collect_checks(modules[1], True)
         return found
 
     def names(self) -> list[str]:
@@ -215,3 +252,73 @@ class Course:
             *map(Path, self.python_path),
         ]
         return sorted({str(p) for p in paths if p.exists()})
+
+
+def _imported_names(tree, package: str) -> list[str]:
+    """Every module an AST imports, anywhere in it (``from x import y`` also yields ``x.y``, which
+    may be a module), with relative imports resolved against ``package``."""
+    import ast
+
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                parent = ".".join(parts[: len(parts) - node.level + 1])
+                base = f"{parent}.{base}" if base else parent
+            names.append(base)
+            names += [f"{base}.{a.name}" for a in node.names if a.name != "*"]
+    return [n for n in names if n]
+
+
+def _course_module(name: str, roots: list[Path]) -> list[tuple[str, Path]]:
+    """``name`` and its parent packages, as (module, file) pairs, where they are source files of
+    the course (under one of ``roots``, outside any virtual environment); [] for other modules
+    (the standard library, NumPy, PyTorch...), which are never imported to find out."""
+    out: list[tuple[str, Path]] = []
+    parts = name.split(".")
+    for i in range(1, len(parts) + 1):
+        rel = Path(*parts[:i])
+        for root in roots:
+            for cand in (
+                root / rel / "__init__.py",
+                root.joinpath(*parts[: i - 1], f"{parts[i - 1]}.py"),
+            ):
+                if cand.is_file() and not {"site-packages", ".venv"} & set(cand.parts):
+                    out.append((".".join(parts[:i]), cand.resolve()))
+                    break
+            else:
+                continue
+            break
+    return out
+
+
+def _validate_probe_names(module, assignment: str) -> None:
+    """Every probe name a check module spells out (a string ``"<assignment>.<name>"``, the probes'
+    naming convention) must be registered: a misspelt probe fails when the checks are loaded,
+    not as a check error at grading time (which also catches names built at run time)."""
+    import ast
+    import re
+
+    from .endpoint import PROBES
+
+    path = getattr(module, "__file__", None)
+    if not path or not path.endswith(".py"):
+        return
+    pattern = re.compile(rf"{re.escape(assignment)}\.[A-Za-z_]\w*")
+    tree = ast.parse(Path(path).read_bytes(), path)
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and pattern.fullmatch(node.value)
+            and node.value not in PROBES
+        ):
+            known = ", ".join(sorted(p for p in PROBES if p.startswith(assignment + "."))) or "none"
+            raise ValueError(
+                f"{Path(path).name}:{node.lineno}: unknown probe {node.value!r} "
+                f"(the probes module registers: {known})"
+            )

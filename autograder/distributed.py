@@ -21,7 +21,7 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
-from .grader import Grader, SubmissionResult
+from .grader import Grader, SubmissionResult, internal_error
 from .session import SessionConfig
 
 # One Grader per (course, assignment, seed, config) in each Dask worker process.
@@ -51,8 +51,10 @@ def grade_task(
     hidden_paths: list[str],
     student: str,
     path: str,
+    student_seed: int | None = None,
 ) -> SubmissionResult:
-    """Runs in a Dask worker: grade one submission with this process's grader."""
+    """Runs in a Dask worker: grade one submission with this process's grader (on
+    ``student_seed``'s hidden inputs when given: a changed notebook gets fresh ones)."""
     from .course import Course
 
     key = (course_root, assignment, seed, repr(config), tuple(hidden_paths))
@@ -62,10 +64,8 @@ def grade_task(
         grader = _GRADERS[key] = Grader(
             a, workers=1, seed=seed, config=config, extra_hidden_paths=hidden_paths
         )
-    try:
-        return grader.grade(student, Path(path), _slot())
-    except Exception as err:  # noqa: BLE001 -- a grader fault: this submission alone
-        return grader.failed(student, Path(path), f"internal grader error: {err!r}")
+    # grade() never raises: a fault of the grader is this submission's internal-error verdict
+    return grader.grade(student, Path(path), _slot(), seed=student_seed)
 
 
 def grade_on_cluster(
@@ -83,7 +83,9 @@ def grade_on_cluster(
     args = (str(a.course.root), a.name, grader.seed, grader.config, list(grader.extra_hidden))
     with Client(address) as client:
         futures = {
-            client.submit(grade_task, *args, student, str(path), pure=False): i
+            client.submit(
+                grade_task, *args, student, str(path), grader.seed_of(student), pure=False
+            ): i
             for i, (student, path) in enumerate(submissions)
         }
         results: list[SubmissionResult | None] = [None] * len(submissions)
@@ -93,7 +95,7 @@ def grade_on_cluster(
             try:
                 result = fut.result()
             except Exception as err:  # noqa: BLE001 -- e.g. KilledWorker: this submission alone
-                result = grader.failed(student, path, f"internal grader error: {err!r}")
+                result = grader.failed(student, path, internal_error(err))
             results[i] = result
             if progress is not None:
                 progress(result)

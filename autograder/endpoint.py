@@ -43,6 +43,10 @@ BINARY_OPS = {
 UNARY_OPS = {"neg": operator.neg, "pos": operator.pos, "abs": operator.abs}
 
 
+class BadRequest(LookupError):
+    """A request names no known operation or probe: the check's fault, not the student's."""
+
+
 def probe(name: str):
     """Register a probe under ``name`` (convention: ``"<assignment>.<what>"``)."""
 
@@ -84,6 +88,8 @@ class Endpoint:
         op = header.get("op")
         try:
             value = self._dispatch(op, target, header, args, kwargs)
+        except BadRequest as err:  # the check asked for something that does not exist
+            return {"ok": False, "error": _error_dict(err, internal=True)}, []
         except BaseException as err:  # noqa: B036 -- student code may raise anything, SystemExit too
             if isinstance(err, KeyboardInterrupt):
                 raise
@@ -112,9 +118,9 @@ class Endpoint:
         if op == "probe":
             fn = PROBES.get(str(header["name"]))
             if fn is None:
-                raise LookupError(f"unknown probe {header['name']!r}")
+                raise BadRequest(f"unknown probe {header['name']!r}")
             return fn(self.ns, *args, **kwargs)
-        raise LookupError(f"unknown request {op!r}")
+        raise BadRequest(f"unknown request {op!r}")
 
     def _lookup(self, target):
         if isinstance(target, str):

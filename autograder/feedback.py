@@ -1,18 +1,22 @@
 """Per-student feedback pages and the grades CSV.
 
 The feedback explains every lost point: for each item, each check's title and, when it failed,
-the diagnostic message and hint. For a hidden check it shows the title and the diagnostic, never
-its code or its inputs. Written answers are marked as graded by hand.
+the diagnostic message and hint. For a hidden check it shows the title, the hint (the kind of
+mistake the check recognised) and the kind of failure in fixed words, never its message, code,
+inputs, outputs or expected values, nor what the student's code printed while it ran. Written
+answers are marked as graded by hand.
 """
 
 from __future__ import annotations
 
+import builtins
 import csv
 import html
+import re
 from pathlib import Path
 
 from .course import Assignment
-from .grader import SubmissionResult
+from .grader import INTERNAL_ERROR, CheckResult, SubmissionResult, round_score
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:54rem;margin:2rem auto;padding:0 1rem;color:#222}
@@ -27,7 +31,7 @@ def feedback_html(assignment: Assignment, r: SubmissionResult) -> str:
     e = html.escape
     rows = []
     for item in r.items:
-        score = "by hand" if item.manual else f"{item.score:g} / {item.max_score:g}"
+        score = "by hand" if item.manual else f"{round_score(item.score):g} / {item.max_score:g}"
         rows.append(f"<tr><th>{e(item.grade_id)}</th><th>{score}</th></tr>")
         if item.manual:
             rows.append("<tr><td colspan=2>Written answer: the instructor grades it.</td></tr>")
@@ -35,21 +39,32 @@ def feedback_html(assignment: Assignment, r: SubmissionResult) -> str:
             mark = (
                 '<span class="pass">passed</span>'
                 if c.passed
+                else '<span class="fail">could not be graded</span>'
+                if c.status == "error"
                 else '<span class="fail">failed</span>'
             )
             kind = " (hidden check)" if c.hidden else ""
-            detail = "" if c.passed else f"<br>{e(c.message)}"
+            message = hidden_check_detail(c) if c.hidden else c.message
+            detail = "" if c.passed else f"<br>{e(message)}"
             if c.hint and not c.passed:
                 detail += f'<br><span class="hint">Hint: {e(c.hint)}</span>'
             rows.append(f"<tr><td>{e(c.title)}{kind}{detail}</td><td>{mark}</td></tr>")
     notes = "".join(f"<li>{e(n)}</li>" for n in r.notes)
-    error = f'<p class="fail">Not graded: {e(r.error)}</p>' if r.error else ""
+    why = r.error
+    if why and why.startswith(INTERNAL_ERROR):  # its details are the grader's, for the instructor
+        why = "an internal error of the grader (not of your code); your instructor has the details"
+    error = f'<p class="fail">Not graded: {e(why)}</p>' if why else ""
+    if r.check_errors:
+        error += (
+            f'<p class="fail">{r.check_errors} checks could not be graded (a fault of the checks, '
+            "not of your code): your instructor has been told and will grade them again.</p>"
+        )
     output = f"<h2>What your code printed</h2><pre>{e(r.output)}</pre>" if r.output else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(assignment.name)}: feedback for {e(r.student)}</title>
 <style>{STYLE}</style></head><body>
 <h1>{e(assignment.name)}: feedback for {e(r.student)}</h1>
-<p class="score">Automatic score: <b>{r.score:g} / {r.max_score:g}</b></p>
+<p class="score">Automatic score: <b>{round_score(r.score):g} / {r.max_score:g}</b></p>
 {error}{"<h2>Notes</h2><ul>" + notes + "</ul>" if notes else ""}
 <table>{"".join(rows)}</table>
 {output}
@@ -57,6 +72,37 @@ def feedback_html(assignment: Assignment, r: SubmissionResult) -> str:
 seen. Warnings and printed output never cost points.</small></p>
 </body></html>
 """
+
+
+_NOT_RUN = "not run: an earlier check of this item timed out"
+
+
+def hidden_check_detail(c: CheckResult) -> str:
+    """What a student reads of a failed hidden check besides its title and hint: the kind of
+    failure, in the grader's own fixed words. Never the message itself, which can quote the
+    check's inputs and expected values, or whatever the student's code raised or printed with
+    them (a student could otherwise resubmit answers computed for exactly those inputs)."""
+    m = c.message
+    if c.status == "error":
+        return "this check could not be graded (a fault of the check, not of your code)"
+    if c.timed_out:
+        return "your code ran out of time on this check's inputs"
+    if m == _NOT_RUN:
+        return m
+    if m.startswith(("not graded:", "could not be graded")):
+        return "not graded (see above)"
+    if m.startswith("your code stopped the worker"):
+        return "your code stopped the worker (it exited, crashed or hit a resource limit)"
+    if m.startswith("the worker's reply was malformed"):
+        return "your code sent the grader a malformed reply"
+    if " is not implemented yet" in m:
+        return "your code is not implemented yet"
+    raised = re.search(r" raised ([A-Za-z_][A-Za-z0-9_]{0,80}):", m)
+    if raised:  # a builtin exception's name only: a student's class could be named anything
+        t = getattr(builtins, raised[1], None)
+        kind = raised[1] if isinstance(t, type) and issubclass(t, BaseException) else "an exception"
+        return f"your code raised {kind} on inputs you have not seen"
+    return "your code's result was wrong on inputs you have not seen"
 
 
 def write_feedback(
@@ -71,22 +117,27 @@ def write_feedback(
             / f"{assignment.notebook_name}.html"
         )
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(feedback_html(assignment, r), encoding="utf-8")
+        out.write_text(feedback_html(assignment, r), encoding="utf-8", errors="replace")
 
 
 def write_csv(path: Path, assignment: Assignment, results: list[SubmissionResult]) -> None:
     items = list(assignment.items.values())
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with open(path, "w", newline="", encoding="utf-8", errors="replace") as f:
         w = csv.writer(f)
         w.writerow(
             ["student", "assignment", "score", "max_score", "error"] + [i.grade_id for i in items]
         )
         for r in results:
             by_id = {i.grade_id: i for i in r.items}
+            why = r.error or (
+                f"{r.check_errors} checks could not be graded (check error)"
+                if r.check_errors
+                else ""
+            )
             w.writerow(
-                [_cell(r.student), assignment.name, r.score, r.max_score, _cell(r.error or "")]
+                [_cell(r.student), assignment.name, round_score(r.score), r.max_score, _cell(why)]
                 + [
-                    "" if by_id[i.grade_id].score is None else by_id[i.grade_id].score
+                    "" if by_id[i.grade_id].score is None else round_score(by_id[i.grade_id].score)
                     for i in items
                 ]
             )

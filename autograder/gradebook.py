@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from .course import Assignment
-from .grader import SubmissionResult
+from .grader import SubmissionResult, round_score
 from .release import tool_env
 
 _META = sa.MetaData()
@@ -66,6 +66,11 @@ AUDIT = sa.Table(
     sa.Column("old_score", sa.Float),
     sa.Column("new_score", sa.Float, nullable=False),
     sa.Column("reason", sa.String(64), nullable=False),
+    # The hidden inputs of the new grade: "batch seed" (a first grade), "same seed" (a regrade
+    # of the same notebook: only a change of the checks moves the score) or "fresh seed" (the
+    # notebook changed). Added after the table existed: see _add_new_columns.
+    sa.Column("seed", sa.String(32)),
+    sa.Column("hidden_inputs", sa.String(16)),
 )
 RETRIES = 8
 
@@ -102,6 +107,7 @@ class GradebookWriter:
             with self.gb.engine.connect() as conn:
                 _sqlite_pragmas(conn.connection.dbapi_connection, None)
         _retry(lambda: _META.create_all(self.gb.engine), what="create the grader's tables")
+        _retry(lambda: _add_new_columns(self.gb.engine), what="update the grader's tables")
         _retry(self._ensure_structure, rollback=self.gb.db.rollback, what="add the assignment")
 
     # -- structure ----------------------------------------------------------------------------
@@ -195,7 +201,7 @@ class GradebookWriter:
             if item.manual:
                 updates.append({"gid": gid, "auto": None, "nmg": manual_score is None})
             else:
-                updates.append({"gid": gid, "auto": item.score, "nmg": False})
+                updates.append({"gid": gid, "auto": round_score(item.score or 0.0), "nmg": False})
         if updates:
             db.execute(self._update_grade, updates)
         reason = self._store(result, sha, forced)
@@ -207,15 +213,15 @@ class GradebookWriter:
         db, name, now = self.gb.db, self.assignment.name, _now()
         key = (RESULTS.c.assignment == name) & (RESULTS.c.student == result.student)
         old = db.execute(
-            sa.select(RESULTS.c.score, RESULTS.c.checks_version, RESULTS.c.notebook_sha256).where(
-                key
-            )
+            sa.select(
+                RESULTS.c.score, RESULTS.c.checks_version, RESULTS.c.notebook_sha256, RESULTS.c.seed
+            ).where(key)
         ).one_or_none()
         values = {
             "notebook_sha256": sha,
             "checks_version": self.version,
             "seed": str(result.seed),
-            "score": result.score,
+            "score": round_score(result.score),
             "max_score": result.max_score,
             "graded_at": now,
             "result": json.dumps(result.to_json()),
@@ -233,7 +239,7 @@ class GradebookWriter:
                 reason = "notebook changed"
             else:
                 reason = "regrade"
-            if old.score == result.score and old.checks_version == self.version:
+            if old.score == round_score(result.score) and old.checks_version == self.version:
                 reason = None  # nothing an auditor needs to know
         if reason is not None:
             db.execute(
@@ -244,8 +250,16 @@ class GradebookWriter:
                     checks_version=self.version,
                     old_checks_version=None if old is None else old.checks_version,
                     old_score=None if old is None else old.score,
-                    new_score=result.score,
+                    new_score=round_score(result.score),
                     reason=reason,
+                    seed=str(result.seed),
+                    hidden_inputs=(
+                        "batch seed"
+                        if old is None
+                        else "same seed"
+                        if old.seed == str(result.seed)
+                        else "fresh seed"
+                    ),
                 )
             )
         return reason
@@ -309,6 +323,22 @@ class GradebookWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _add_new_columns(engine: sa.Engine) -> None:
+    """Columns added to the grader's tables after a gradebook may have been created: added to an
+    older table in place (``create_all`` creates missing tables only)."""
+    for table in (RESULTS, AUDIT):
+        have = {c["name"] for c in sa.inspect(engine).get_columns(table.name)}
+        missing = [c for c in table.columns if c.name not in have]
+        for c in missing:
+            kind = c.type.compile(dialect=engine.dialect)
+            try:
+                with engine.begin() as conn:
+                    conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {c.name} {kind}"))
+            except sa.exc.DBAPIError:  # a concurrent grader may have added it first
+                if c.name not in {x["name"] for x in sa.inspect(engine).get_columns(table.name)}:
+                    raise
 
 
 def _open_gradebook(api, db_url: str):

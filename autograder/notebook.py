@@ -62,8 +62,14 @@ def _run(c, student: LocalStudent, quiet: bool) -> bool:
         ok, why = True, ""
     except CheckFailure as err:
         ok, why = False, str(err)
-    except Exception as err:  # noqa: BLE001 -- report, as the grader does
-        ok, why = False, f"your output could not be checked ({type(err).__name__}: {err})"
+    except Exception as err:  # noqa: BLE001 -- report, as the grader does: the check's fault
+        ok, why = (
+            False,
+            (
+                f"could not be graded (check error: {type(err).__name__}: {err}); this is a fault "
+                "of the check, not of your code: tell your instructor"
+            ),
+        )
     if not quiet:
         print(f"[{'PASS' if ok else 'FAIL'}] {c.title} ({time.perf_counter() - t0:.2f} s)")
         if why:

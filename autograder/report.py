@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 from .course import Assignment
-from .grader import SubmissionResult
+from .grader import SubmissionResult, round_score
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
@@ -32,7 +32,7 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 def report_html(assignment: Assignment, results: list[SubmissionResult]) -> str:
     e = html.escape
     n = len(results)
-    scores = [r.score for r in results]
+    scores = [round_score(r.score) for r in results]
     max_score = assignment.max_auto_score
     parts = [
         f"<h1>{e(assignment.name)}: grading report</h1>",
@@ -40,7 +40,10 @@ def report_html(assignment: Assignment, results: list[SubmissionResult]) -> str:
         f"Mean {_mean(scores):.2f}, median {_median(scores):g}, "
         f"full marks {sum(1 for s in scores if s >= max_score):d}, "
         f"zero {sum(1 for s in scores if s <= 0):d}, "
-        f"not graded {sum(1 for r in results if r.error):d}.</p>",
+        f"not graded {sum(1 for r in results if r.error):d}, "
+        f"with check errors {sum(1 for r in results if r.check_errors):d}.</p>",
+        "<h2>Checks that could not be graded (check errors)</h2>",
+        _check_errors_table(results),
         "<h2>Score distribution</h2>",
         _histogram_svg(scores, max_score),
         "<h2>Items</h2>",
@@ -62,7 +65,7 @@ def report_html(assignment: Assignment, results: list[SubmissionResult]) -> str:
 def write_report(path: Path, assignment: Assignment, results: list[SubmissionResult]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(report_html(assignment, results), encoding="utf-8")
+    path.write_text(report_html(assignment, results), encoding="utf-8", errors="replace")
 
 
 # -- sections -----------------------------------------------------------------------------------
@@ -154,7 +157,7 @@ def _mistakes_table(results: list[SubmissionResult], top: int = 20) -> str:
             continue
         for item in r.items:
             for c in item.checks:
-                if not c.passed:
+                if not c.passed and c.status != "error":
                     counts[(item.grade_id, c.title, c.hidden, c.hint or "")] += 1
     if not counts:
         return "<p>No check failed.</p>"
@@ -170,6 +173,34 @@ def _mistakes_table(results: list[SubmissionResult], top: int = 20) -> str:
         "the check recognised in the output.</caption>"
         "<tr><th>item</th><th>check and recognised mistake</th><th class=n>submissions</th>"
         "<th class=n>share</th></tr>" + "".join(rows) + "</table>"
+    )
+
+
+def _check_errors_table(results: list[SubmissionResult]) -> str:
+    """Checks whose own code (or the grader) failed: no student lost these points by a mistake of
+    theirs; they are withheld until the check is fixed and the submissions regraded."""
+    e = html.escape
+    counts: Counter = Counter()
+    students: dict[tuple[str, str], list[str]] = {}
+    for r in results:
+        for item in r.items:
+            for c in item.checks:
+                if c.status == "error":
+                    key = (item.grade_id, c.title)
+                    counts[key] += 1
+                    students.setdefault(key, []).append(r.student)
+    if not counts:
+        return "<p>None: every check could be graded.</p>"
+    rows = "".join(
+        f"<tr><td>{e(gid)}</td><td>{e(title)}</td><td class=n>{k}</td>"
+        f"<td>{e(', '.join(students[gid, title][:10]))}</td></tr>"
+        for (gid, title), k in counts.most_common()
+    )
+    return (
+        '<p class="warn">These checks failed by a fault of their own code or of the grader: '
+        "fix them and grade again (the exit status of <code>grade</code> was 3).</p>"
+        "<table><tr><th>item</th><th>check</th><th class=n>submissions</th><th>students</th>"
+        f"</tr>{rows}</table>"
     )
 
 
@@ -206,7 +237,7 @@ def _timing(results: list[SubmissionResult]) -> str:
 def _item_score(r: SubmissionResult, gid: str) -> float:
     for i in r.items:
         if i.grade_id == gid:
-            return i.score or 0.0
+            return round_score(i.score or 0.0)
     return 0.0
 
 

@@ -17,10 +17,10 @@ import json
 from typing import Any
 
 from . import wire
-from .checking import CheckFailure
-from .endpoint import Endpoint
+from .checking import CheckError, CheckFailure
+from .endpoint import PROBES, Endpoint
 
-__all__ = ["LocalStudent", "Remote", "Student", "StudentError"]
+__all__ = ["LocalStudent", "MalformedReply", "Remote", "Student", "StudentError"]
 
 
 class StudentError(CheckFailure):
@@ -39,6 +39,14 @@ class StudentError(CheckFailure):
                 hint = "a shape mismatch: print the shapes of your intermediate arrays"
         super().__init__(text, hint)
         self.error = error
+
+
+class MalformedReply(CheckFailure):
+    """The worker's reply was not a well-formed answer (too large, wrong types, forged): the
+    check it arrived in fails, nothing else."""
+
+    def __init__(self, why: str):
+        super().__init__(f"the worker's reply was malformed: {wire.cap_text(why, 300)}")
 
 
 class Student:
@@ -60,8 +68,19 @@ class Student:
         }
         reply, blobs = self._roundtrip(header, enc.blobs)
         if not reply.get("ok"):
-            raise StudentError(what, reply.get("error") or {})
-        value = wire.decode(reply.get("value"), blobs, as_tensor=wire._tensor_from_numpy)
+            error = reply.get("error") or {}
+            if isinstance(error, dict) and error.get("internal") is True:
+                # The endpoint could not read or serve the request itself: the check's fault. (A
+                # worker can forge this flag; that only flags the check for the instructor.)
+                raise CheckError(
+                    f"{what}: the check's request failed "
+                    f"({error.get('type', 'Error')}: {str(error.get('message', ''))[:300]})"
+                )
+            raise StudentError(what, error)
+        try:
+            value = wire.decode(reply.get("value"), blobs, as_tensor=wire._tensor_from_numpy)
+        except (wire.WireError, ValueError) as err:  # a forged array or reference
+            raise MalformedReply(str(err)) from None
         return self._wrap(value, what)
 
     def _wrap(self, value: Any, what: str) -> Any:
@@ -105,6 +124,8 @@ class Student:
         ``what`` names, in messages, the student's code the probe exercises (for example
         ``"train_two_layer_net(...)"``); an exception from that code is reported against it.
         """
+        if name not in PROBES:  # registered by the assignment's probes module, here as there
+            raise CheckError(f"unknown probe {name!r}: no probes module registers it")
         label = what or f"probe {name}"
         return self._request(label, "probe", None, _unwrap(args), _unwrap(kwargs), name=name)
 

@@ -49,15 +49,34 @@ def _source(cell: dict) -> str:
 
 
 def read_notebook(path: Path) -> dict:
-    if not path.exists():
-        raise SubmissionError(f"no notebook at {path.name}")
-    if not path.is_file():
-        raise SubmissionError(f"{path.name} is not a file")
-    size = path.stat().st_size
-    if size > MAX_NOTEBOOK_BYTES:
-        raise SubmissionError(f"the notebook is {size / 2**20:.1f} MiB; the limit is 20 MiB")
+    """The notebook at ``path``: a regular file of the student's own, never a symbolic link
+    (which could point at another student's notebook, or at anything on the machine)."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     try:
-        nb = json.loads(path.read_bytes())
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise SubmissionError(f"no notebook at {path.name}") from None
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise SubmissionError(
+                f"{path.name} is a symbolic link: refused (a submission must be a file of its own)"
+            ) from None
+        raise SubmissionError(f"{path.name} cannot be read ({err.strerror})") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise SubmissionError(f"{path.name} is not a file")
+        if st.st_size > MAX_NOTEBOOK_BYTES:
+            size = st.st_size / 2**20
+            raise SubmissionError(f"the notebook is {size:.1f} MiB; the limit is 20 MiB")
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(MAX_NOTEBOOK_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_NOTEBOOK_BYTES:
+        raise SubmissionError("the notebook grew past the limit of 20 MiB")
+    try:
+        nb = json.loads(data)
     except (ValueError, RecursionError) as err:
         raise SubmissionError(f"the notebook is not valid JSON ({str(err)[:200]})") from None
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
@@ -66,6 +85,14 @@ def read_notebook(path: Path) -> dict:
 
 
 def build_program(path: Path, assignment: Assignment) -> Program:
+    path = Path(path)
+    if path.parent.name == assignment.name:  # submitted/<student>/<assignment>/<notebook>
+        for folder in (path.parent, path.parent.parent):
+            if folder.is_symlink():
+                raise SubmissionError(
+                    f"the folder {folder.name} is a symbolic link: refused (a submission must be "
+                    "a folder of its own)"
+                )
     nb = read_notebook(path)
     answers: dict[str, str] = {}
     notes: list[str] = []

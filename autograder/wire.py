@@ -8,6 +8,10 @@ it (a ``cache``, a ``Value`` node, an ``nn.Module``). Decoding never unpickles a
 builds an object of a class the student defined: ``np.load(..., allow_pickle=False)`` and
 ``json.loads`` only. Whatever the student's process sends, the grader gets plain data.
 
+Every reply of a worker is hostile input: the grader reads replies only through
+:func:`recv_reply`, which validates each one (sizes, types, depth, counts, text, numbers, the
+keys of ``$dict``) under a deadline of its own before anything else touches it.
+
 Framing on a stream socket: ``u64 message length | u32 header length | header | u32 blob count |
 (u64 length | blob)*``.
 """
@@ -19,6 +23,7 @@ import math
 import re
 import socket
 import struct
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -251,34 +256,261 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
     return bytes(buf)
 
 
-def recv(sock: socket.socket) -> tuple[dict, list[bytes]]:
-    """Read one message; raises EOFError on a closed socket, WireError on a bad or huge one.
-
-    The whole message is read in one go (its length comes first), then split in memory."""
+def _recv_body(sock: socket.socket) -> bytes:
     (total,) = struct.unpack("<Q", _recv_exact(sock, 8))
     if total > MAX_MESSAGE:
         raise WireError(f"message over {MAX_MESSAGE // 2**20} MiB")
-    body = _recv_exact(sock, total)
+    return _recv_exact(sock, total)
+
+
+def split(body: bytes, max_header: int = MAX_HEADER) -> tuple[bytes, list[bytes]]:
+    """The JSON header and the blobs of one message body (the part after its length)."""
     try:
         (n,) = struct.unpack_from("<I", body, 0)
-        if n > MAX_HEADER:
+        if n > max_header:
             raise WireError(f"header of {n} bytes is over the limit")
-        try:
-            header = json.loads(body[4 : 4 + n])
-        except (ValueError, RecursionError) as e:
-            raise WireError(f"header is not valid JSON: {e}") from None
-        if not isinstance(header, dict):
-            raise WireError("header is not an object")
+        if 8 + n > len(body):
+            raise WireError("message cut off")
+        head = body[4 : 4 + n]
         (count,) = struct.unpack_from("<I", body, 4 + n)
+        if count > MAX_BLOBS:  # each blob costs an object here: refuse before the loop
+            raise WireError(f"{count} arrays in one message: more than {MAX_BLOBS}")
         pos, blobs = 8 + n, []
         for _ in range(count):
             (size,) = struct.unpack_from("<Q", body, pos)
-            if pos + 8 + size > total:
+            if pos + 8 + size > len(body):
                 raise WireError("message cut off")
             blobs.append(body[pos + 8 : pos + 8 + size])
             pos += 8 + size
     except struct.error:
         raise WireError("message cut off") from None
-    if pos != total:
+    if pos != len(body):
         raise WireError("trailing bytes after the message")
+    return head, blobs
+
+
+def recv(sock: socket.socket) -> tuple[dict, list[bytes]]:
+    """Read one message; raises EOFError on a closed socket, WireError on a bad or huge one.
+
+    The whole message is read in one go (its length comes first), then split in memory. For
+    replies from a worker use :func:`recv_reply`, which also validates them."""
+    head, blobs = split(_recv_body(sock))
+    try:
+        header = json.loads(head)
+    except (ValueError, RecursionError) as e:
+        raise WireError(f"header is not valid JSON: {e}") from None
+    if not isinstance(header, dict):
+        raise WireError("header is not an object")
     return header, blobs
+
+
+# -- replies from a worker: hostile input until validated -----------------------------------
+#
+# Every reply the grader reads goes through :func:`parse_reply`, and only what it returns is
+# used: known fields of the right types, a value tree of known tags, bounded in size, depth and
+# count, with safe text and sane numbers. Its cost is bounded before any expensive work (a
+# byte-level count of the JSON's values before parsing, no Python object per value beyond
+# MAX_NODES), and it has a deadline of its own. Anything else raises WireError, which costs only
+# the check (or cell) the reply arrived in.
+
+MAX_REPLY_HEADER = 8 * 2**20  # bytes of JSON in one reply
+MAX_BLOBS = 10_000  # arrays in one message
+MAX_NODES = 50_000  # JSON values in one reply (arrays travel as blobs, not as JSON)
+MAX_DEPTH = 64  # nesting of a reply's value (the encoder refuses more than 50 levels)
+MAX_INT_DIGITS = 1_000  # digits of one integer (int() is quadratic in them)
+MAX_OUTPUT = 16_000  # characters of printed output kept per reply (the worker sends <= 8,000)
+MAX_ERROR_TEXT = 2_000  # characters of an exception's message
+REPLY_SECONDS = 2.0  # the grader's own processing of one reply
+_NO_SURROGATES = dict.fromkeys(range(0xD800, 0xE000), 0xFFFD)
+_HASH_SAFE = 2**61 - 1  # ints below it hash to themselves: no crafted collisions as dict keys
+_TAGS = frozenset(("$int", "$float", "$nd", "$tensor", "$tuple", "$strdict", "$dict", "$handle"))
+
+
+def recv_reply(sock: socket.socket) -> tuple[dict, list[bytes]]:
+    """Read and validate one reply of a worker (see :func:`parse_reply`)."""
+    return parse_reply(_recv_body(sock))
+
+
+def parse_reply(body: bytes, seconds: float = REPLY_SECONDS) -> tuple[dict, list[bytes]]:
+    """A worker's reply ``{"ok", "value"?, "error"?, "output"}``, validated, from a message body.
+
+    Raises :class:`WireError` for anything malformed, oversized, or slower than ``seconds`` to
+    check. Text comes back without lone surrogates and with output capped (with a note)."""
+    deadline = time.monotonic() + seconds
+    head, blobs = split(body, MAX_REPLY_HEADER)
+    # Each value costs at least one of these bytes: counting them bounds the objects that
+    # json.loads may build (commas inside strings only make the bound stricter).
+    if head.count(b",") + head.count(b"[") + head.count(b"{") > MAX_NODES:
+        raise WireError(f"more than {MAX_NODES} values in one reply")
+    try:
+        header = json.loads(head, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as e:
+        raise WireError(f"header is not valid JSON: {str(e)[:200]}") from None
+    if not isinstance(header, dict):
+        raise WireError("header is not an object")
+    return check_reply(header, len(blobs), deadline), blobs
+
+
+def check_reply(header: dict, n_blobs: int, deadline: float) -> dict:
+    """The fields of a reply the grader reads (``ok``, ``value``, ``error``, ``output``,
+    ``cpu``), type-checked; everything else is dropped."""
+    ok = header.get("ok", False)
+    if not isinstance(ok, bool):
+        raise WireError(f"'ok' is a {type(ok).__name__}, not true or false")
+    out: dict[str, Any] = {"ok": ok}
+    if "value" in header:
+        out["value"] = _Checker(n_blobs, deadline).tree(header["value"], 0)
+    error = header.get("error")
+    if error is not None:
+        out["error"] = _check_error(error)
+    output = header.get("output", "")
+    if not isinstance(output, str):
+        raise WireError(f"'output' is a {type(output).__name__}, not text")
+    out["output"] = safe_text(cap_text(output, MAX_OUTPUT, "of output"))
+    cpu = header.get("cpu")  # the CPU time the worker reports; the grader also measures it
+    if type(cpu) in (int, float) and math.isfinite(cpu) and cpu >= 0:
+        out["cpu"] = float(cpu)
+    return out
+
+
+def safe_text(s: str) -> str:
+    """``s`` without lone surrogates (each becomes U+FFFD), so that it can be written as UTF-8."""
+    if s.isascii():
+        return s
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return s.translate(_NO_SURROGATES)
+    return s
+
+
+def cap_text(s: str, limit: int, what: str = "") -> str:
+    """The first ``limit`` characters of ``s``, with a note of how many were dropped."""
+    if len(s) <= limit:
+        return s
+    what = f" {what}" if what else ""
+    return s[:limit] + f"\n[... {len(s) - limit} more characters{what} not kept]"
+
+
+def _no_constant(name: str) -> Any:
+    raise WireError(f"{name} is not allowed in a reply (non-finite floats are tagged)")
+
+
+def _check_error(error: Any) -> dict:
+    if not isinstance(error, dict):
+        raise WireError(f"'error' is a {type(error).__name__}, not an object")
+    kind, message = error.get("type", "Exception"), error.get("message", "")
+    where, internal = error.get("where", []), error.get("internal", False)
+    if not isinstance(kind, str) or not isinstance(message, str):
+        raise WireError("the error's type or message is not text")
+    if not isinstance(where, list) or not all(isinstance(w, str) for w in where):
+        raise WireError("the error's 'where' is not a list of text")
+    if not isinstance(internal, bool):
+        raise WireError("the error's 'internal' is not true or false")
+    return {
+        "type": safe_text(cap_text(kind, 100)),
+        "message": safe_text(cap_text(message, MAX_ERROR_TEXT)),
+        "where": [safe_text(cap_text(w, 300)) for w in where[-10:]],
+        "internal": internal,
+    }
+
+
+class _Checker:
+    """Walks a value tree once: known tags, bounded depth and count, safe text and numbers."""
+
+    def __init__(self, n_blobs: int, deadline: float):
+        self.n_blobs, self.deadline, self.nodes, self.next_clock = n_blobs, deadline, 0, 4096
+
+    def _tick(self, depth: int, n: int = 1) -> None:
+        self.nodes += n
+        if depth > MAX_DEPTH:
+            raise WireError(f"value nested more than {MAX_DEPTH} levels deep")
+        if self.nodes >= self.next_clock:
+            if self.nodes > MAX_NODES:
+                raise WireError(f"more than {MAX_NODES} values in one reply")
+            if time.monotonic() > self.deadline:
+                raise WireError("the reply took too long to check")
+            self.next_clock = self.nodes + 4096
+
+    def tree(self, x: Any, depth: int) -> Any:
+        self._tick(depth)
+        t = type(x)
+        if t is str:
+            return safe_text(x)
+        if x is None or t is bool:
+            return x
+        if t is int:  # raw ints are array indices and handles: small
+            if not -(2**63) <= x < 2**63:
+                raise WireError("an integer out of range outside its tag")
+            return x
+        if t is float:
+            if x - x != 0.0:  # nan or inf (json reads 1e999 as inf)
+                raise WireError("a non-finite number outside its tag")
+            return x
+        if t is list:  # scalars inline: a list of numbers is the common large value
+            self._tick(depth + 1, len(x))
+            for i, v in enumerate(x):
+                tv = type(v)
+                if tv is float and v - v == 0.0 or v is None or tv is bool:
+                    continue
+                if tv is int and -(2**63) <= v < 2**63 or tv is str and v.isascii():
+                    continue
+                x[i] = self.tree(v, depth + 1)
+            return x
+        if t is not dict or len(x) != 1:
+            raise WireError("malformed value: an object must hold exactly one tag")
+        ((tag, v),) = x.items()
+        if tag == "$int":  # the common tagged value: checked without a regular expression
+            digits = v[1:] if type(v) is str and v[:1] == "-" else v
+            if type(v) is not str or not (digits.isascii() and digits.isdigit()):
+                raise WireError("malformed integer")
+            if len(digits) > MAX_INT_DIGITS:
+                raise WireError(f"an integer of more than {MAX_INT_DIGITS} digits")
+            return x
+        if tag not in _TAGS:
+            raise WireError(f"unknown tag {tag[:40]!r}")
+        if tag == "$float":
+            if v not in ("nan", "inf", "-inf"):
+                raise WireError("malformed float")
+        elif tag in ("$nd", "$tensor"):
+            if type(v) is not int or not 0 <= v < self.n_blobs:
+                raise WireError("malformed array reference")
+        elif tag == "$handle":
+            if type(v) is not int or v < 0:
+                raise WireError("malformed handle")
+        elif tag == "$tuple":
+            if not isinstance(v, list):
+                raise WireError("malformed tuple")
+            v = [self.tree(i, depth + 1) for i in v]
+        elif tag == "$strdict":
+            if not isinstance(v, dict):
+                raise WireError("malformed dict")
+            v = {safe_text(k): self.tree(i, depth + 1) for k, i in v.items()}
+        else:  # $dict: keys other than text, each an atom whose hash cannot be made to collide
+            if not isinstance(v, list) or not all(isinstance(p, list) and len(p) == 2 for p in v):
+                raise WireError("malformed dict")
+            v = [[self._key(k, depth + 1), self.tree(i, depth + 1)] for k, i in v]
+        return {tag: v}
+
+    def _key(self, k: Any, depth: int) -> Any:
+        """A dict key: text, a bool, None, a finite float, an int of magnitude below 2**61 - 1,
+        or a tuple of those. Larger ints are refused: ``hash(n) == n % (2**61 - 1)``, so
+        thousands of them can share one hash and make building the dict quadratic."""
+        if isinstance(k, dict) and len(k) == 1 and isinstance(k.get("$tuple"), list):
+            self._tick(depth)
+            return {"$tuple": [self._key(i, depth + 1) for i in k["$tuple"]]}
+        k = self.tree(k, depth)
+        if k is None or isinstance(k, bool | str | float):
+            return k
+        if isinstance(k, int):
+            n, tag = k, "$int"
+        elif isinstance(k, list):
+            raise WireError("a list as a dict key")
+        else:
+            ((tag, v),) = k.items()
+            if tag == "$float":
+                return k
+            n = int(v) if tag == "$int" and len(v) < 25 else None
+        if tag == "$int" and n is not None and abs(n) < _HASH_SAFE:
+            return k
+        raise WireError(f"a dict key of kind {tag} (or that large) is not accepted")

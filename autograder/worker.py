@@ -9,7 +9,8 @@ PyTorch, IPython and the probes, so a worker starts in milliseconds. After enter
     {"op": "bye"}
 
 Each reply carries what the student's code printed during the request (at most OUTPUT_LIMIT
-characters of it): warnings and stderr are information for the feedback, never a failure.
+characters of it): warnings and stderr are information for the feedback, never a failure; and
+the CPU time it took (``"cpu"``, seconds), which is what a check's time limit counts.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+import time
 
 from . import wire
 from .endpoint import Endpoint, _error_dict
@@ -113,6 +115,7 @@ class Worker:
                 os._exit(0)
             if header.get("op") == "bye":
                 os._exit(0)
+            cpu0 = time.process_time()  # process-wide: every thread of the worker
             if header.get("op") == "exec":
                 reply, out_blobs = (
                     self.run_cell(str(header.get("source", "")), str(header.get("name"))),
@@ -123,6 +126,7 @@ class Worker:
             if os.getpid() != me:
                 os._exit(0)  # a process the student forked must never talk on our socket
             reply["output"] = self.out.take()
+            reply["cpu"] = round(time.process_time() - cpu0, 6)
             try:
                 wire.send(self.sock, reply, out_blobs)
             except (OSError, ValueError, TypeError) as err:

@@ -82,9 +82,21 @@ def _item(result, item):
     return next(i for i in result.items if i.grade_id == item)
 
 
+def _no_check_errors(result) -> None:
+    """A check that fails by its own fault must be fixed, whoever's submission meets it."""
+    errors = {
+        f"{i.grade_id}: {c.title}": c.message
+        for i in result.items
+        for c in i.checks
+        if c.status == "error"
+    }
+    assert not errors, f"check errors grading {result.student}: {errors}"
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_solution_full_marks(name):
     r = graded(name)["solution"]
+    _no_check_errors(r)
     lost = {i.grade_id: i.message for i in r.items if not i.manual and i.score != i.max_score}
     assert not lost and r.error is None and r.score == r.max_score, lost
 
@@ -92,6 +104,7 @@ def test_solution_full_marks(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_stub_scores_zero(name):
     r = graded(name)["stub"]
+    _no_check_errors(r)
     assert r.score == 0.0, {i.grade_id: i.score for i in r.items}
     for item in r.items:
         for c in item.checks:
@@ -124,11 +137,12 @@ def test_every_item_has_public_and_hidden_checks(name):
 @pytest.mark.parametrize(("name", "kind", "case"), _cases())
 def test_corpus(name, kind, case):
     g = graded(name)
+    r = g["mutants" if kind == "mutant" else "alts"][case]
+    _no_check_errors(r)
     if kind == "mutant":
-        item = _item(g["mutants"][case], case.item)
+        item = _item(r, case.item)
         assert item.score < item.max_score, f"mutant '{case.name}' of {case.item} was not caught"
     else:
-        r = g["alts"][case]
         lost = {i.grade_id: i.message for i in r.items if not i.manual and i.score != i.max_score}
         assert not lost, f"alternative '{case.name}' lost points: {lost}"
 

@@ -88,3 +88,80 @@ def test_a_failed_write_leaves_nothing_half_written(assignment, tmp_path):
     with Gradebook(url) as gb:
         assert [s.id for s in gb.students] == ["ben"]
         assert gb.find_submission(A, "ben").score == 2.0
+
+
+def test_scores_are_rounded_once_to_two_decimals_everywhere(assignment, tmp_path):
+    import csv
+
+    from nbgrader.api import Gradebook
+
+    from autograder.cli import summary_table
+    from autograder.feedback import feedback_html, write_csv
+    from autograder.grader import round_score
+
+    assert round_score(2 / 3) == 0.67 and round_score(-1e-9) == 0.0
+    thirds = {"add": 2 * 2 / 3, "row_means": 3 * 1 / 3, "counter": 1 / 3}
+    raw = result(assignment, "ann", thirds)  # raw item scores and their raw sum
+    # what the grader stores: each item rounded once, the total as their sum (nbgrader sums the
+    # items' grades itself, so any other total would disagree with the gradebook's)
+    for i in raw.items:
+        if not i.manual:
+            i.score = round_score(i.score)
+    raw.score = round_score(sum(i.score for i in raw.items if not i.manual))
+    assert raw.score == 2.66
+    data = raw.to_json()
+    assert data["score"] == 2.66
+    assert [i["score"] for i in data["items"]] == [1.33, 1.0, 0.33, None]
+    path = tmp_path / "g.csv"
+    write_csv(path, assignment, [raw])
+    row = list(csv.reader(path.open()))[1]
+    assert row[2:4] == ["2.66", "6.0"] and row[5:8] == ["1.33", "1.0", "0.33"]
+    assert "2.66 / 6" in feedback_html(assignment, raw)
+    assert "2.66 / 6" in summary_table(assignment, [raw], 1.0, "x")
+    url = f"sqlite:///{tmp_path}/gb.db"
+    with GradebookWriter(url, assignment) as w:
+        w.record(raw)
+        (stored,) = w.stored().values()
+    assert stored.score == 2.66 and stored.result["score"] == 2.66
+    with Gradebook(url) as gb:
+        assert gb.find_grade("add", A, A, "ann").auto_score == 1.33
+        assert round(gb.find_submission(A, "ann").score, 9) == 2.66
+
+
+def test_the_checks_version_covers_every_module_that_decides_a_verdict():
+    a = Course.load().assignment("a5_dropout")
+    files = a.verdict_files()
+    engine = {
+        f"autograder.{m}"
+        for m in (
+            "checking",
+            "stats",
+            "student",
+            "endpoint",
+            "wire",
+            "submission",
+            "session",
+            "sandbox",
+            "grader",
+            "worker",
+            "zygote",
+            "course",
+        )
+    }
+    assert engine <= set(files), engine - set(files)
+    assert {f"autograder.checks.a5_dropout.{m}" for m in ("public", "hidden", "probes")} <= set(
+        files
+    )
+    assert "autograder.checks.a1_backprop.public" not in files  # another assignment's checks
+    assert all(p.is_file() and "site-packages" not in p.parts for p in files.values())
+
+
+def test_the_checks_version_changes_with_a_check_module(tmp_path):
+    import shutil
+
+    course = tmp_path / "course"
+    shutil.copytree(FIXTURE, course)
+    before = Course.load(course).assignment(A).checks_version
+    probes = course / "tiny_checks" / "t1_tiny" / "probes.py"
+    probes.write_text(probes.read_text() + "\n# a fix\n")
+    assert Course.load(course).assignment(A).checks_version != before

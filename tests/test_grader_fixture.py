@@ -7,17 +7,24 @@ with honest submissions that must be unaffected.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
+import tempfile
 import threading
+import time
+import types
+import zipfile
 from pathlib import Path
 
 import pytest
 from notebooks import cell_by_id, replace_in, solution_notebook, with_sources, write_submission
 
+from autograder.checking import Check, expect_equal
 from autograder.course import Course
-from autograder.grader import Grader, find_submissions
+from autograder.grader import Grader, find_submissions, result_from_json
 from autograder.release import generate
-from autograder.session import SessionConfig
+from autograder.session import RemoteStudent, SessionConfig
 
 pytestmark = pytest.mark.grader
 
@@ -87,8 +94,9 @@ def test_after_a_timeout_later_checks_get_a_shorter_limit(grader, solution, tmp_
     (r,) = grader.grade_all([("s", write_submission(tmp_path, "s", A, nb))])
     first, second = ({i.grade_id: i for i in r.items}[k].checks[0] for k in ("add", "row_means"))
     assert first.timed_out and second.timed_out
-    assert first.seconds >= 2.9  # the check's whole limit (3 s in these tests)
-    assert second.seconds < 2.0 and "a shorter limit applies" in second.message
+    # the check's whole limit (3 s of CPU time in these tests), then a shorter one
+    assert first.seconds >= first.cpu_seconds >= 2.9
+    assert second.cpu_seconds < 2.0 and "a shorter limit applies" in second.message
     assert r.score == 1.0  # counter is honest and unaffected
 
 
@@ -179,6 +187,75 @@ def _attacks(solution, ctx) -> dict[str, tuple[object, float]]:
                 ),
             ),
             FULL,
+        ),
+        # -- attacks on the sandbox itself: each succeeds only if add() then returns a + b
+        "reads_the_lms_download_beside_the_course": (
+            with_sources(
+                s,
+                add_answer=(
+                    "import zipfile\ndef add(a, b):\n"
+                    f"    ns = {{}}\n    exec(zipfile.ZipFile({str(ctx['download'])!r}).read('add.py'), ns)\n"
+                    "    return ns['add'](a, b)\n"
+                ),
+            ),
+            FULL - 2,
+        ),
+        "reads_another_students_notebook": (
+            with_sources(
+                s,
+                add_answer=(
+                    "import os\ndef add(a, b):\n"
+                    f"    os.listdir({str(ctx['submitted'])!r})\n    return a + b\n"
+                ),
+            ),
+            FULL - 2,
+        ),
+        "unmounts_the_view_then_reads_the_checks": (
+            with_sources(
+                s,
+                add_answer=(
+                    "import ctypes\nlibc = ctypes.CDLL(None)\n"
+                    "for line in open('/proc/self/mounts').read().splitlines()[::-1]:\n"
+                    "    libc.umount2(line.split()[1].encode(), 2)\n"
+                    "libc.mount(None, b'/', None, 32, None)\n"
+                    "def add(a, b):\n"
+                    f"    open({hidden_py!r}).read()\n    return a + b\n"
+                ),
+            ),
+            FULL - 2,
+        ),
+        "kills_its_process_group_and_everyone": (
+            with_sources(
+                s,
+                add_answer=(
+                    cell_by_id(s, "add_answer").source
+                    + "\nimport os, signal\nfor pid in (0, -1):\n    try:\n"
+                    "        os.kill(pid, signal.SIGKILL)\n    except OSError:\n        pass\n"
+                ),
+            ),
+            FULL,
+        ),
+        "memory_outside_the_address_space": (
+            with_sources(
+                s,
+                add_answer=(
+                    "import os\ndef add(a, b):\n    fd = os.memfd_create('pinned')\n"
+                    "    os.write(fd, b'x' * 2**20)\n    return a + b\n"
+                ),
+            ),
+            FULL - 2,
+        ),
+        "keeps_a_key_in_the_kernel_keyring": (
+            with_sources(
+                s,
+                add_answer=(
+                    "import ctypes\ndef add(a, b):\n    libc = ctypes.CDLL(None, use_errno=True)\n"
+                    "    key = libc.syscall(248, b'user', b'answer', b'42', 2, -4)\n"
+                    "    if key < 0:\n        raise OSError(ctypes.get_errno(), 'add_key')\n"
+                    "    return a + b\n"
+                ),
+            ),
+            FULL - 2,
         ),
         "os_exit": (
             with_sources(s, add_answer="import os\ndef add(a, b):\n    os._exit(0)\n"),
@@ -361,11 +438,20 @@ def test_adversarial_corpus(grader, solution, tmp_path):
     stop = threading.Event()
     t = threading.Thread(target=accept, daemon=True)
     t.start()
+    # An LMS bulk download in a folder anyone may read, on no list of hidden paths: only the
+    # allowlist view keeps it from the worker.
+    downloads = Path(tempfile.mkdtemp(prefix="course-downloads-"))
+    os.chmod(downloads, 0o755)
+    with zipfile.ZipFile(downloads / "submissions.zip", "w") as z:
+        z.writestr("add.py", "def add(a, b):\n    return a + b\n")
+    os.chmod(downloads / "submissions.zip", 0o644)
     ctx = {
         "private": private,
         "secret_file": secret_file,
         "canary": canary,
         "port": server.getsockname()[1],
+        "download": downloads / "submissions.zip",
+        "submitted": tmp_path / "submitted",
     }
     attacks = _attacks(solution, ctx)
     assert len(attacks) >= 20
@@ -382,12 +468,18 @@ def test_adversarial_corpus(grader, solution, tmp_path):
     try:
         results = grader.grade_all(batch)
     finally:
+        shutil.rmtree(downloads, ignore_errors=True)
         stop.set()
         t.join()
         server.close()
     got = {r.student: r.score for r in results}
     wrong = {k: (got[k], v) for k, v in expected.items() if got[k] != v}
-    assert not wrong, f"(got, expected) per submission: {wrong}"
+    why = {
+        r.student: [c.message for i in r.items for c in i.checks if not c.passed]
+        for r in results
+        if r.student in wrong
+    }
+    assert not wrong, f"(got, expected) per submission: {wrong}; failures: {why}"
     for r in results:
         if r.student in ("invalid_json", "missing_notebook"):
             assert r.error, r.student
@@ -479,3 +571,155 @@ def test_fallback_without_namespaces_still_grades(assignment, solution, tmp_path
     with Grader(assignment, workers=1, seed=1, config=cfg) as g:
         good, wrong = g.grade_all([("s", sub), ("b", bad)])
     assert good.score == FULL and wrong.score == FULL - 2
+
+
+# -- time limits count the student's code only; check errors are the checks' -----------------
+
+
+def _spin(seconds: float) -> None:
+    """Keep this (the grader's) process busy for ``seconds`` of CPU time."""
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+
+def _slow_oracle(s, rng):
+    """A check whose own work (sleeping, then computing) takes longer than its 1 s limit."""
+    time.sleep(0.7)
+    _spin(0.7)
+    expect_equal(s.call("add", 2, 3), 5, "add(2, 3)")
+    time.sleep(0.3)
+    expect_equal(s.call("add", 1, 1), 2, "add(1, 1)")
+
+
+def _custom_grader(assignment, checks: dict[str, list[Check]], **cfg) -> Grader:
+    g = Grader(
+        assignment,
+        workers=1,
+        seed=1,
+        config=SessionConfig(cell_timeout=5.0, check_timeout=1.0, **cfg),
+    )
+    g.checks = checks
+    return g
+
+
+def test_the_oracles_time_is_not_charged_to_the_student(assignment, solution, tmp_path):
+    checks = {"add": [Check("add", "slow oracle", _slow_oracle)]}
+    spin = "def add(a, b):\n    while True:\n        pass\n"
+    fast = write_submission(tmp_path, "fast", A, solution)
+    spinning = write_submission(tmp_path, "spin", A, with_sources(solution, add_answer=spin))
+    with _custom_grader(assignment, checks) as g:
+        ok, slow = g.grade_all([("fast", fast), ("spin", spinning)])
+    (good,) = {i.grade_id: i for i in ok.items}["add"].checks
+    assert good.passed and good.status == "passed", good
+    assert good.seconds > 1.5 and good.cpu_seconds < 0.5  # the grader's 1.7 s cost nothing
+    (bad,) = {i.grade_id: i for i in slow.items}["add"].checks
+    assert bad.timed_out and bad.status == "failed", bad
+    assert "CPU time" in bad.message and bad.cpu_seconds < 1.5  # stopped at the 1 s CPU limit
+
+
+def test_a_sleeping_student_meets_the_wall_clock_backstop(
+    assignment, solution, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(RemoteStudent, "WALL_EXTRA", 1.0)  # backstop: 3 x 1 s + 1 s
+    sleepy = "import time\n\ndef add(a, b):\n    time.sleep(60)\n    return a + b\n"
+    sub = write_submission(tmp_path, "z", A, with_sources(solution, add_answer=sleepy))
+    checks = {"add": [Check("add", "slow oracle", _slow_oracle)]}
+    with _custom_grader(assignment, checks) as g:
+        (r,) = g.grade_all([("z", sub)])
+    (res,) = r.items[0].checks
+    assert res.timed_out and "wall time" in res.message and res.seconds < 10, res
+
+
+def _buggy_check(s, rng):
+    s.call("add", 1, 2)
+    return {}["no such key"]  # the check's own bug
+
+
+def _misspelled_probe(s, rng):
+    s.probe("t1_tiny.count_too", 3)
+
+
+def _unknown_request(s, rng):
+    s._request("a request", "frobnicate", "add")
+
+
+def test_check_errors_are_flagged_never_a_students_lost_point(assignment, solution, tmp_path):
+    checks = {
+        "add": [
+            Check("add", "a check with a bug", _buggy_check),
+            Check("add", "add works", lambda s, rng: expect_equal(s.call("add", 2, 3), 5, "a")),
+        ],
+        "row_means": [Check("row_means", "a misspelled probe", _misspelled_probe)],
+        "counter": [Check("counter", "an unknown request", _unknown_request)],
+    }
+    sub = write_submission(tmp_path, "s", A, solution)
+    wrong = write_submission(tmp_path, "w", A, with_sources(solution, add_answer=WRONG_ADD))
+    with _custom_grader(assignment, checks) as g:
+        r, w = g.grade_all([("s", sub), ("w", wrong)])
+    by = {i.grade_id: i for i in r.items}
+    assert [c.status for c in by["add"].checks] == ["error", "passed"]
+    assert by["row_means"].checks[0].status == "error"
+    assert "unknown probe 't1_tiny.count_too'" in by["row_means"].checks[0].message
+    assert by["counter"].checks[0].status == "error"
+    assert all(i.check_error for i in by.values() if not i.manual)
+    assert r.check_errors == 3
+    assert by["add"].message.startswith("could not be graded (check error)")
+    assert "KeyError" in by["add"].checks[0].message
+    data = r.to_json()
+    assert data["check_errors"] == 3
+    item = next(i for i in data["items"] if i["grade_id"] == "add")
+    assert item["check_error"] and item["checks"][0]["status"] == "error"
+    assert result_from_json(data).check_errors == 3
+    # the student's wrong output stays an ordinary failure beside the check error
+    wadd = {i.grade_id: i for i in w.items}["add"]
+    assert [c.status for c in wadd.checks] == ["error", "failed"]
+
+
+def test_old_results_without_a_status_still_load():
+    old = {
+        "student": "x",
+        "score": 1.0,
+        "max_score": 2.0,
+        "items": [
+            {
+                "grade_id": "add",
+                "score": 1.0,
+                "max_score": 2.0,
+                "checks": [
+                    {"title": "a", "hidden": False, "weight": 1.0, "passed": True},
+                    {"title": "b", "hidden": True, "weight": 1.0, "passed": False},
+                ],
+            }
+        ],
+    }
+    r = result_from_json(old)
+    assert [c.status for c in r.items[0].checks] == ["passed", "failed"]
+    assert r.check_errors == 0
+
+
+def test_grade_exits_3_on_a_check_error(assignment, solution, tmp_path, monkeypatch):
+    from autograder import cli
+
+    real = Grader.grade_all
+
+    def with_an_error(self, todo, progress=None):
+        self.checks = {"add": [Check("add", "a check with a bug", _buggy_check)]}
+        return real(self, todo, progress)
+
+    monkeypatch.setattr(Grader, "grade_all", with_an_error)
+    sub = write_submission(tmp_path / "submitted", "ann", A, solution)
+    argv = ["--course", str(FIXTURE), "grade", A, str(sub), "--no-db", "--quiet", "--workers", "1"]
+    assert cli.main([*argv, "--json", str(tmp_path / "r.json")]) == 3
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["submissions"][0]["check_errors"] == 1
+
+
+def test_a_misspelt_probe_fails_when_the_checks_load(course, tmp_path):
+    from autograder.course import _validate_probe_names
+
+    course.checks(A, hidden=True)  # registers the probes; the real modules pass
+    src = tmp_path / "public.py"
+    src.write_text('def f(s, rng):\n    return s.probe("t1_tiny.count_too", 3)\n')
+    with pytest.raises(ValueError, match="public.py:2: unknown probe 't1_tiny.count_too'"):
+        _validate_probe_names(types.SimpleNamespace(__file__=str(src)), A)

@@ -191,6 +191,12 @@ def test_regrading_after_a_check_is_fixed_keeps_an_audit_trail(solution, tmp_pat
     ]
     assert all(old != new and at for *_, old, new, at in trail)
     assert gb_score == 3.0  # nbgrader's gradebook has the corrected score too
+    with sqlite3.connect(db) as con:  # a regrade for fixed checks keeps the hidden inputs
+        kept = con.execute(
+            "select distinct hidden_inputs, seed from autograder_audit"
+            " where reason = 'checks changed'"
+        ).fetchall()
+    assert kept == [("same seed", "5")]
 
 
 # -- instructor report -------------------------------------------------------------------------
