@@ -10,7 +10,9 @@ setup:
 book: setup
 	.venv/bin/jupyter-book build . $(BOOK_FLAGS)
 
-test: setup
+# The test suite also needs PostgreSQL and Chromium: setup.sh installs them only when asked.
+test:
+	bash scripts/setup.sh --tests
 	$(PY) -m pytest
 
 lint: setup

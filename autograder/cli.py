@@ -22,7 +22,13 @@ def main(argv: list[str] | None = None) -> int:
     rel.add_argument("--all", action="store_true")
     rel.add_argument("--check", action="store_true", help="only report stale releases (exit 1)")
 
-    gr = sub.add_parser("grade", help="grade submissions in isolated workers")
+    gr = sub.add_parser(
+        "grade",
+        help="grade submissions in isolated workers",
+        description="Exit status: 0 graded; 1 a score could not be written to the gradebook; "
+        "2 no submissions; 3 some checks could not be graded (check error: a fault of the "
+        "checks or the grader, flagged in the summary, JSON, feedback and report).",
+    )
     gr.add_argument("assignment")
     gr.add_argument(
         "paths",
@@ -43,7 +49,16 @@ def main(argv: list[str] | None = None) -> int:
     gr.add_argument(
         "--seed", type=int, help="seed of the hidden inputs (default: random, recorded)"
     )
-    gr.add_argument("--timeout", type=float, default=None, help="seconds per cell (default 20)")
+    gr.add_argument(
+        "--timeout", type=float, default=None, help="seconds of CPU time per cell (default 20)"
+    )
+    gr.add_argument(
+        "--submission-budget",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="wall-clock seconds for one submission, restarts and replays included (default 900)",
+    )
     gr.add_argument(
         "--scheduler",
         metavar="ADDRESS",
@@ -67,6 +82,12 @@ def main(argv: list[str] | None = None) -> int:
         help="regular expression with a group 'student' matched against each entry's name",
     )
     col.add_argument("--json", type=Path, help="write what happened to every entry as JSON")
+    col.add_argument(
+        "--duplicates",
+        choices=("latest", "skip"),
+        default="latest",
+        help="two notebook entries of one student: keep the latest (default) or skip both",
+    )
 
     rep = sub.add_parser(
         "report", help="instructor report (HTML) and grades CSV from the gradebook's results"
@@ -86,7 +107,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     kit.add_argument("dest", type=Path, help="the folder to write (a new one)")
     kit.add_argument("--force", action="store_true", help="replace an existing folder")
+    bk = sub.add_parser(
+        "backup",
+        help="a consistent copy of the gradebook while formgrader or a grader writes to it "
+        "(SQLite's online backup; PostgreSQL: prints the pg_dump command, exit 2)",
+    )
+    bk.add_argument("file", type=Path, help="the copy to write (replaced atomically)")
+    bk.add_argument("--db", default="sqlite:///gradebook.db", help="the gradebook (SQLAlchemy URL)")
     args = parser.parse_args(argv)
+    if args.command == "backup":  # needs no course
+        return _backup(args)
     course = Course.load(args.course)
     if args.command == "release":
         return _release(course, args)
@@ -108,24 +138,48 @@ def _collect(course: Course, args) -> int:
 
     wanted = tuple(course.assignment(args.assignment).attachments)  # must exist
     try:
-        entries = collect(args.bulk, args.assignment, args.into, args.id_pattern, wanted)
+        entries = collect(
+            args.bulk, args.assignment, args.into, args.id_pattern, wanted, args.duplicates
+        )
     except CollectError as err:
         print(f"collect: {err}", file=sys.stderr)
         return 2
     for e in sorted(entries, key=lambda e: (e.status != "skipped", e.source)):
         who = e.student or "?"
         print(
-            f"{e.status:<9} {who:<16} {e.source}"
-            + (f": {e.message}" if e.status in ("skipped", "merged") else "")
+            f"{e.status:<10} {who:<16} {e.source}"
+            + (f": {e.message}" if e.status in ("skipped", "merged", "superseded") else "")
             + (e.message[e.message.find(" (without") :] if "(without" in e.message else "")
+            + (" [LATE]" if e.late else "")
+            + (f" warning: {e.warning}" if e.warning else "")
         )
     counts = {
         s: sum(1 for e in entries if e.status == s)
-        for s in ("imported", "updated", "unchanged", "skipped")
+        for s in ("imported", "updated", "unchanged", "superseded", "skipped")
     }
     print(", ".join(f"{k} {v}" for k, v in counts.items()) + f" (into {args.into})")
+    if counts["superseded"]:
+        print(f"duplicates: kept each student's latest entry (--duplicates {args.duplicates})")
+    if any(e.status == "skipped" for e in entries):
+        print(f"skipped students are listed in {args.into.parent / 'skipped.json'}")
     if args.json:
         args.json.write_text(json.dumps([asdict(e) for e in entries], indent=1))
+    return 0
+
+
+def _backup(args) -> int:
+    from .backup import BackupError, backup_sqlite, pg_dump_advice, sqlite_path
+
+    try:
+        source = sqlite_path(args.db)
+        if source is None:
+            print(f"backup: {pg_dump_advice(args.db, args.file)}", file=sys.stderr)
+            return 2
+        pages = backup_sqlite(source, args.file)
+    except (BackupError, ValueError) as err:  # ValueError: a malformed URL
+        print(f"backup: {err}", file=sys.stderr)
+        return 1
+    print(f"backup: {source} -> {args.file} ({pages} pages, integrity ok)")
     return 0
 
 
@@ -214,6 +268,8 @@ def _grade(course: Course, args) -> int:
     cfg = SessionConfig()
     if args.timeout:
         cfg.cell_timeout = args.timeout
+    if args.submission_budget:
+        cfg.submission_budget = args.submission_budget
     # Outputs and inputs of the grader are hidden from workers too.
     private = [str(Path(p).resolve()) for p in args.paths]
     private += [str(p.resolve()) for p in (args.json, args.csv, args.feedback, args.report) if p]
@@ -229,13 +285,14 @@ def _grade(course: Course, args) -> int:
         gradebook = GradebookWriter(args.db, assignment)
     shas = {student: _sha256(path) for student, path in submissions}
     seed = args.seed
+    student_seeds: dict[str, int] = {}
     if gradebook is not None:
         # Resume: what the gradebook already holds for the same notebook and the same checks is
         # not graded again (a killed batch goes on where it stopped).
         stored = gradebook.stored()
-        current = [st for st in stored.values() if st.checks_version == gradebook.version]
-        if seed is None and current:  # one batch, one seed: a resumed batch keeps its seed
-            seed = max(current, key=lambda st: st.graded_at).seed
+        if seed is None and stored:  # one batch, one seed: a resumed or regraded batch keeps it
+            seed = batch_seed(stored)
+        student_seeds = seeds_of_regrades(stored, shas, seed)
         if not args.regrade:
             for student, _ in submissions:
                 st = stored.get(student)
@@ -244,7 +301,9 @@ def _grade(course: Course, args) -> int:
                     and st.checks_version == gradebook.version
                     and (st.notebook_sha256 == shas[student])
                 ):
-                    reused[student] = result_from_json(st.result)
+                    old = result_from_json(st.result)
+                    if not old.check_errors:  # a check error is graded again, never kept
+                        reused[student] = old
     todo = [(st, p) for st, p in submissions if st not in reused]
     if reused and not args.quiet:
         print(
@@ -255,6 +314,7 @@ def _grade(course: Course, args) -> int:
         with Grader(
             assignment, workers=args.workers, seed=seed, config=cfg, extra_hidden_paths=private
         ) as grader:
+            grader.student_seeds.update(student_seeds)
             bar = None
             if not args.quiet and todo:
                 from tqdm import tqdm
@@ -285,20 +345,37 @@ def _grade(course: Course, args) -> int:
         elapsed = time.monotonic() - t0
         fresh = {r.student: r for r in graded}
         results = [reused.get(st) or fresh[st] for st, _ in submissions]
-        if args.json:
-            args.json.write_text(
-                json.dumps(
-                    {
-                        "assignment": assignment.name,
-                        "seed": str(seed),
-                        "sandbox": mode,
-                        "checks_version": assignment.checks_version,
-                        "graded": len(graded),
-                        "reused": len(reused),
-                        "submissions": [r.to_json() for r in results],
-                    },
-                    indent=1,
+        # Students that collect skipped (skipped.json beside submitted/) get 0 and the reason in
+        # every output but the gradebook: they handed in nothing gradable.
+        from .collect import skipped_students
+        from .grader import SubmissionResult
+
+        graded_students = {r.student for r in results}
+        for who, source, why in skipped_students(args.paths, assignment.name, graded_students):
+            items = grader._empty_items()
+            grader._fail_all(items, f"not graded: {why}")  # the student's loss, no check error
+            results.append(
+                SubmissionResult(
+                    who, source, 0.0, assignment.max_auto_score, items, error=why, seed=seed
                 )
+            )
+        if args.json:
+            status |= _write_output(
+                "JSON results",
+                lambda: args.json.write_text(
+                    json.dumps(
+                        {
+                            "assignment": assignment.name,
+                            "seed": str(seed),
+                            "sandbox": mode,
+                            "checks_version": assignment.checks_version,
+                            "graded": len(graded),
+                            "reused": len(reused),
+                            "submissions": [r.to_json() for r in results],
+                        },
+                        indent=1,
+                    )
+                ),
             )
         if gradebook is not None:
             for result, err in unsaved:  # one more try, so a passing lock costs nothing
@@ -313,17 +390,76 @@ def _grade(course: Course, args) -> int:
     finally:
         if gradebook is not None:
             gradebook.close()
+    # Every output is written whatever happens to another one (a full disk, a bad name).
     if args.report:
         from .report import write_report
 
-        write_report(args.report, assignment, results)
+        status |= _write_output("report", lambda: write_report(args.report, assignment, results))
     if args.feedback:
-        write_feedback(args.feedback, assignment, results)
+        status |= _write_output(
+            "feedback", lambda: write_feedback(args.feedback, assignment, results)
+        )
     if args.csv:
-        write_csv(args.csv, assignment, results)
+        status |= _write_output("grades CSV", lambda: write_csv(args.csv, assignment, results))
     if not args.quiet:
-        print(summary_table(assignment, results, elapsed, mode))
+        from .wire import safe_text
+
+        print(safe_text(summary_table(assignment, results, elapsed, mode)))
+    errored = [r for r in results if r.check_errors]
+    if errored:
+        # Exit status 3: some checks could not be graded (a fault of the checks or the grader,
+        # never the students'): those points are withheld until the checks are fixed.
+        print(
+            f"{len(errored)} submissions have checks that could not be graded (check error): "
+            f"{', '.join(r.student for r in errored[:20])}{' ...' if len(errored) > 20 else ''}; "
+            "see their items' messages, fix the checks and grade again",
+            file=sys.stderr,
+        )
+        status = status or 3
     return status
+
+
+def _write_output(what: str, write) -> int:
+    """Run ``write``; on failure say so and return exit status 1, so the other outputs still
+    get written."""
+    try:
+        write()
+    except Exception as err:  # noqa: BLE001 -- reported; the batch's other outputs go on
+        print(f"could not write the {what}: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def batch_seed(stored: dict) -> int:
+    """The batch's seed from the gradebook: the one most submissions were graded with (fresh
+    seeds of changed notebooks are each used once), the latest on a tie."""
+    from collections import Counter
+
+    counts = Counter(st.seed for st in stored.values())
+    last: dict[int, object] = {}
+    for st in stored.values():
+        last[st.seed] = max(last.get(st.seed, st.graded_at), st.graded_at)
+    return max(counts, key=lambda s: (counts[s], last[s]))
+
+
+def seeds_of_regrades(stored: dict, shas: dict[str, str], seed: int | None) -> dict[str, int]:
+    """The seed of each submission the gradebook already has. Its notebook unchanged (a regrade
+    because the checks changed, or forced): the seed it was graded with, so that only the fix
+    moves scores. Its notebook changed: a fresh seed, derived from the batch's and the new
+    notebook's SHA-256, so that answers computed for the hidden inputs it was shown before are
+    worth nothing. (A first grade uses the batch's seed.)"""
+    from .checking import seed_for
+
+    seeds = {}
+    for student, sha in shas.items():
+        st = stored.get(student)
+        if st is None:
+            continue
+        if st.notebook_sha256 == sha:
+            seeds[student] = st.seed
+        else:
+            seeds[student] = seed_for(seed, "changed notebook", sha) >> 1  # 63 bits, as others
+    return seeds
 
 
 def _sha256(path: Path) -> str:
@@ -337,6 +473,8 @@ def _sha256(path: Path) -> str:
 
 
 def summary_table(assignment, results, elapsed: float, mode: str) -> str:
+    from .grader import round_score
+
     lines = [
         f"{assignment.name}: {len(results)} submissions in {elapsed:.1f} s "
         f"({len(results) / max(elapsed, 1e-9):.1f}/s), sandbox: {mode}"
@@ -345,12 +483,16 @@ def summary_table(assignment, results, elapsed: float, mode: str) -> str:
         lines.append(f"{'student':<24} {'score':>12}  note")
         for r in results:
             note = r.error or ("; ".join(r.notes)[:60] if r.notes else "")
-            lines.append(f"{r.student[:24]:<24} {r.score:>6g} / {r.max_score:<4g}  {note}")
-    scores = [r.score for r in results]
+            if r.check_errors:
+                note = f"CHECK ERROR ({r.check_errors} checks could not be graded) {note}"
+            score = round_score(r.score)
+            lines.append(f"{r.student[:24]:<24} {score:>6g} / {r.max_score:<4g}  {note}")
+    scores = [round_score(r.score) for r in results]
     lines.append(
         f"mean {statistics.mean(scores):.2f}, median {statistics.median(scores):g}, "
         f"max possible {assignment.max_auto_score:g}; not graded: "
-        f"{sum(1 for r in results if r.error)}"
+        f"{sum(1 for r in results if r.error)}; with check errors: "
+        f"{sum(1 for r in results if r.check_errors)}"
     )
     lines.append(f"{'item':<24} {'points':>6} {'full marks':>11}")
     for gid, item in assignment.items.items():

@@ -61,6 +61,7 @@ the course's small library `coursekit/`, and the public checks the notebooks run
 repository; do not edit it by hand.
 
 {students}
+{handin}
 ## Licence
 
 Code under the MIT licence (`LICENSE`), text under CC BY 4.0 (`LICENSE-TEXT`).
@@ -129,6 +130,29 @@ def student_requirements(text: str) -> str:
     )
 
 
+def handin_section(course: Course) -> str:
+    """Which file to hand in for each assignment, under which name, with which attachments."""
+    from .pages import book_url
+
+    rows = []
+    for name in course.names():
+        a = course.assignment(name)
+        files = ", ".join(f"`{f}` (the notebook writes it beside itself)" for f in a.attachments)
+        rows.append(f"| {name} | `assignments/{name}/{name}.ipynb` | {files or 'nothing else'} |")
+    return (
+        "## What to hand in\n\n"
+        "For each assignment, the notebook itself, under the name it was released with (rename "
+        "it back if it became `<name> (1).ipynb` or `Untitled.ipynb`), and the files listed "
+        "beside it, with the same names. Hand them in the way your course says: the "
+        "*Assignments* tab of your course's JupyterHub, or an upload to your learning-management "
+        "system (the files themselves, or one zip of them). Save the notebook after *Kernel > "
+        "Restart Kernel and Run All Cells*: the grader runs your answer cells, and only those, in "
+        "a fresh process. Each notebook says the same in its introduction.\n\n"
+        "| assignment | hand in | with |\n|---|---|---|\n" + "\n".join(rows) + "\n\n"
+        f"The chapters are in the published book: <{book_url(course)}>.\n"
+    )
+
+
 def students_section(readme: str) -> str:
     """The "For students" section of the course's README (one text for both repositories)."""
     m = re.search(r"^## For students\n.*?(?=^## )", readme, flags=re.S | re.M)
@@ -167,7 +191,12 @@ def build(course: Course, dest: Path) -> list[Path]:
     readme = (root / "README.md").read_text(encoding="utf-8")
     title = readme.splitlines()[0].lstrip("# ").strip()
     generated = {
-        "README.md": README.format(title=title, mark=KIT_MARK, students=students_section(readme)),
+        "README.md": README.format(
+            title=title,
+            mark=KIT_MARK,
+            students=students_section(readme),
+            handin=handin_section(course),
+        ),
         "requirements.txt": student_requirements((root / "requirements.txt").read_text()) + "\n",
         "pyproject.toml": PYPROJECT,
         ".gitignore": ".venv/\n__pycache__/\n.ipynb_checkpoints/\n",

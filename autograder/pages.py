@@ -80,6 +80,45 @@ def _clone_url(course: Course) -> str:
     return course.student_repository.rstrip("/") or _repository_url(course)
 
 
+def book_url(course: Course) -> str:
+    """The published book's address: ``html.baseurl`` of ``_config.yml`` when set, else the
+    GitHub Pages site of ``repository.url`` (the book is published on its ``gh-pages``)."""
+    import yaml
+
+    config = course.root / "_config.yml"
+    data = (yaml.safe_load(config.read_text()) or {}) if config.exists() else {}
+    base = ((data.get("html") or {}).get("baseurl") or "").rstrip("/")
+    if base:
+        return base
+    m = re.match(r"^https://github\.com/([^/]+)/([^/]+?)(?:\.git)?$", _repository_url(course))
+    if m:
+        return f"https://{m.group(1).lower()}.github.io/{m.group(2)}"
+    return _repository_url(course)
+
+
+def handin_text(a: Assignment) -> str:
+    """What to hand in, in one paragraph of markdown (the student notebook and kit say it)."""
+    name = a.name
+    files = list(a.attachments)
+    with_files = ""
+    if files:
+        named = " and ".join(f"**`{f}`**" for f in files)
+        with_files = (
+            f", together with {named}, which the notebook writes beside itself (same name, same "
+            "folder)"
+        )
+    return (
+        f"**What to hand in:** this notebook, named **`{name}.ipynb`** as it was released (if it "
+        f"became `{name} (1).ipynb` or `Untitled.ipynb`, rename it back){with_files}"
+        + ("" if files else ", and nothing else")
+        + ". Hand it in the way your course says: the *Assignments* tab of your course's "
+        "JupyterHub, or an upload to your learning-management system"
+        + (" (the files themselves, or one zip of them)" if files else "")
+        + ". Before you do, save it after *Kernel > Restart Kernel and Run All Cells*: the "
+        "grader runs your answer cells, and only those, in a fresh process."
+    )
+
+
 def _intro(a: Assignment) -> tuple[str, str]:
     """The title (the first level-1 heading) and the markdown before the first code cell."""
     text = []

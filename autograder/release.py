@@ -7,7 +7,11 @@ tests and mark schemes and records its checksums, and the result is post-process
 * each cleared region becomes ``raise NotImplementedError("TODO(<task>)")``, the task taken from
   the ``# TODO(<task>): ...`` line the author writes just above the region;
 * outputs and execution counts are cleared and jupytext's metadata dropped, so the file depends
-  only on the source (releasing twice writes the same bytes).
+  only on the source (releasing twice writes the same bytes);
+* a generated cell after the introduction says what to hand in (the notebook's name, the files
+  that go with it: :func:`pages.handin_text`), and relative links to the book's chapters
+  (``../../book/dropout.md``, which students who download the notebook do not have) point to the
+  published book instead (:func:`pages.book_url`).
 
 The release is then verified: no solution, hidden-test or mark-scheme marker may remain.
 """
@@ -91,6 +95,7 @@ def generate(course: Course, name: str) -> str:
             cell.execution_count = None
         cell.pop("id", None)
     nb.nbformat_minor = 4  # no cell ids: stable files, and nbgrader 0.9 grades them fine
+    _student_facing(course, name, nb)
     text = nbformat.writes(nb) + "\n"
     leaks = [m for m in MARKERS if m in text]
     if leaks:
@@ -98,6 +103,38 @@ def generate(course: Course, name: str) -> str:
     if STUB in text:
         raise ReleaseError(f"{name}: a solution region has no '# TODO(task): ...' line above it")
     return text
+
+
+HANDIN_MARK = "autograder_handin"  # metadata of the generated "what to hand in" cell
+LINK_RE = re.compile(r"(\]\()([^)\s]+)(\))")
+
+
+def _student_facing(course: Course, name: str, nb: nbformat.NotebookNode) -> None:
+    """The hand-in cell after the introduction; book links to the published book."""
+    from .pages import book_url, handin_text
+
+    base, source_dir = book_url(course), course.root / "solutions" / name
+    book = (course.root / "book").resolve()
+
+    def fix(m: re.Match) -> str:
+        target = m.group(2)
+        if re.match(r"^[a-z][a-z0-9+.\-]*:", target) or target.startswith(("#", "/")):
+            return m.group(0)
+        path, _, anchor = target.partition("#")
+        dest = (source_dir / path).resolve()
+        if dest.suffix not in (".md", ".ipynb") or not dest.is_relative_to(book):
+            return m.group(0)  # not a chapter: the kit's link test decides
+        page = dest.relative_to(course.root.resolve()).with_suffix(".html").as_posix()
+        return f"{m.group(1)}{base}/{page}{'#' + anchor if anchor else ''}{m.group(3)}"
+
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = LINK_RE.sub(fix, cell.source)
+    first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
+    cell = nbformat.v4.new_markdown_cell(handin_text(course.assignment(name)))
+    cell.metadata[HANDIN_MARK] = True
+    cell.pop("id", None)  # no cell ids (nbformat 4.4), as for every other cell
+    nb.cells.insert(first_code, cell)
 
 
 def _name_stubs(source: str, name: str) -> str:

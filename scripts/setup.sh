@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything the course needs on a Debian-like machine, idempotently:
-#   1. Debian packages, when we can install them: Fashion-MNIST (offline data), and for the test
-#      suite PostgreSQL (the shared-gradebook tests start a server), Chromium and its driver (the
-#      browser test);
+#   1. Debian packages, when we can install them: Fashion-MNIST (offline data), and with
+#      `--tests` (what `make test` passes) the test suite's PostgreSQL (the shared-gradebook tests
+#      start a server), Chromium and its driver (the browser test);
 #   2. a virtual environment in .venv/ with the pinned toolchain (requirements.txt);
 #   3. this repository's packages (coursekit, autograder) installed in editable mode.
 # A second run with nothing changed takes a couple of seconds.
@@ -27,8 +27,9 @@ apt_install() {
 }
 
 apt_install dataset-fashion-mnist
-# The test suite's servers and browser; the student kit (python -m autograder kit) has no tests/.
-if [ -d tests ]; then
+# The test suite's servers and browser, only for `make test` (`--tests`): a reader's `make book`
+# and a student's setup need neither.
+if [ "${1:-}" = "--tests" ] && [ -d tests ]; then
     apt_install postgresql chromium chromium-driver
 fi
 

@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from autograder.collect import MAX_MEMBER_BYTES, collect, notebook_matches, student_id
+from autograder.collect import (
+    MAX_MEMBER_BYTES,
+    collect,
+    notebook_matches,
+    read_skipped,
+    student_id,
+)
 
 A = "t1_tiny"
 FIXTURE = Path(__file__).parent / "fixtures" / "tiny_course"
@@ -94,41 +100,54 @@ def test_bulk_download_with_good_and_malformed_entries(tmp_path):
         for name, data in entries.items():
             zf.writestr(name, data)
     into = tmp_path / "out" / "submitted"
-    got = {e.source: e for e in collect(bulk, A, into)}
+    got = {e.source: e for e in collect(bulk, A, into, duplicates="skip")}
 
     def status(prefix):
         (e,) = [e for src, e in got.items() if src.startswith(prefix)]
         return e.status, e.message
 
-    for who, tag in (("1001", "ann"), ("1002", "ben"), ("1003", "cat")):
+    for who, tag in (("1001", "ann"), ("1002", "ben"), ("1003", "cat"), ("1007", "g")):
         path = into / who / A / f"{A}.ipynb"
         assert json.loads(path.read_bytes())["cells"][0]["source"] == tag
     assert status("Ann Lee")[0] == status("leeben")[0] == status("Cat Wu")[0] == "imported"
+    # the only notebook, under another name: imported, with a warning
+    gus = got["Gus Po_1007_assignsubmission_file_g.zip"]
+    assert gus.status == "imported" and "'Untitled.ipynb'" in gus.warning
     expect = {
         "Dan Ho": "outside the archive",
         "Eve Ng": "symbolic link",
         "Fay Ox": "zip bomb",
-        "Gus Po": "wrong notebook name 'Untitled.ipynb'",
         "Hal Qi": "which one?",
         "Ivy Ra": "empty",
         "Jon Sa": "not a zip archive",
         "Kim Tu": "not a notebook",
-        "Lou Vy": "two entries for student '1012'",
-        "lou_1012": "two entries for student '1012'",
+        "Lou Vy": "2 entries for student '1012'",
+        "lou_1012": "2 entries for student '1012'",
         "no id here": "no student id",
         "../escape.zip": "no student id",
     }
     for prefix, why in expect.items():
         st, msg = status(prefix)
         assert st == "skipped" and why in msg, (prefix, msg)
-    # nothing was written but the three notebooks, all inside submitted/
+    # nothing was written but the four notebooks with their records, all inside submitted/,
+    # and the list of skipped students beside it
     written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
     assert written == sorted(
-        [Path("bulk.zip")]
-        + [Path("out/submitted") / w / A / f"{A}.ipynb" for w in ("1001", "1002", "1003")]
+        [Path("bulk.zip"), Path("out/skipped.json")]
+        + [
+            Path("out/submitted") / w / A / f
+            for w in ("1001", "1002", "1003", "1007")
+            for f in (f"{A}.ipynb", "collect.json", "timestamp.txt")
+        ]
     )
+    skipped = {r["student"]: r["reason"] for r in read_skipped(into.parent / "skipped.json", A)}
+    assert set(skipped) == {
+        "1004", "1005", "1006", "1008", "1009", "1010", "1011", "1012",
+        "no id here!.zip", "../escape.zip",
+    }  # fmt: skip
+    assert "zip bomb" in skipped["1006"]
     # importing again changes nothing; a newer notebook is an update
-    again = collect(bulk, A, into)
+    again = collect(bulk, A, into, duplicates="skip")
     assert {e.status for e in again if e.student in ("1001", "1002", "1003")} == {"unchanged"}
 
 
@@ -160,7 +179,7 @@ def test_folder_of_per_student_zips_and_the_command(tmp_path):
     )
     assert "imported 1" in proc.stdout and "skipped 2" in proc.stdout, proc.stdout
     report = {e["source"]: e for e in json.loads((tmp_path / "c.json").read_text())}
-    assert report["bob.zip"]["status"] == "skipped" and "not a zip" in report["bob.zip"]["message"]
+    assert report["bob.zip"]["status"] == "skipped" and "empty" in report["bob.zip"]["message"]
     assert "symbolic link" in report["cal.zip"]["message"]
     assert (into / "amy" / A / f"{A}.ipynb").exists()
     from autograder.course import Course
@@ -241,3 +260,89 @@ def test_attachments_come_with_the_notebook(tmp_path):
     assert not (into / "1004").exists() and not (into / "1005").exists()
     again = {e.source: e.status for e in collect(bulk, A, into, attachments=(w,))}
     assert again["Ann Lee_1001_assignsubmission_file_a.zip"] == "unchanged"
+
+
+def zip_at(entries: dict[str, tuple[bytes, tuple]]) -> bytes:
+    """A bulk download whose entries carry the times the LMS stamped on them."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, (data, when) in entries.items():
+            zf.writestr(zipfile.ZipInfo(name, date_time=when), data)
+    return buf.getvalue()
+
+
+def test_late_work_duplicates_and_empty_files(tmp_path):
+    on_time, later = (2026, 3, 1, 23, 50, 0), (2026, 3, 2, 9, 15, 0)
+    entries = {
+        # an on-time and a late entry of the same student: the late one is the latest
+        "doejane_4242_901_t1_tiny.ipynb": (nb("jane-1"), on_time),
+        "doejane_LATE_4242_902_t1_tiny (1).ipynb": (nb("jane-2"), later),
+        # a late entry with nothing else
+        "roeric_LATE_4343_903_t1_tiny.ipynb": (nb("eric"), later),
+        # two entries at the same time, neither late: no way to tell
+        "kimkay_4444_904_t1_tiny.ipynb": (nb("kay-1"), on_time),
+        "kimkay_4444_905_t1_tiny-1.ipynb": (nb("kay-2"), on_time),
+        # an empty file
+        "leelou_4545_906_t1_tiny.ipynb": (b"", on_time),
+    }
+    bulk = tmp_path / "bulk.zip"
+    bulk.write_bytes(zip_at(entries))
+    into = tmp_path / "submitted"
+    by = {e.source: e for e in collect(bulk, A, into)}
+    jane = into / "4242" / A
+    assert json.loads((jane / f"{A}.ipynb").read_bytes())["cells"][0]["source"] == "jane-2"
+    assert by["doejane_LATE_4242_902_t1_tiny (1).ipynb"].status == "imported"
+    assert by["doejane_4242_901_t1_tiny.ipynb"].status == "superseded"
+    meta = json.loads((jane / "collect.json").read_text())
+    assert meta["late"] is True and meta["replaced"] == ["doejane_4242_901_t1_tiny.ipynb"]
+    assert meta["submitted_at"] == "2026-03-02T09:15:00+00:00"
+    # nbgrader's own record of the time, which it reads back for late penalties
+    from nbgrader.utils import parse_utc
+
+    stamp = parse_utc((jane / "timestamp.txt").read_text())
+    assert (stamp.month, stamp.day, stamp.hour, stamp.minute) == (3, 2, 9, 15)
+    assert by["roeric_LATE_4343_903_t1_tiny.ipynb"].late
+    assert json.loads((into / "4343" / A / "collect.json").read_text())["late"] is True
+    assert not by["kimkay_4444_904_t1_tiny.ipynb"].late
+    for kay in ("kimkay_4444_904_t1_tiny.ipynb", "kimkay_4444_905_t1_tiny-1.ipynb"):
+        assert by[kay].status == "skipped" and "cannot tell the latest" in by[kay].message
+    lou = by["leelou_4545_906_t1_tiny.ipynb"]
+    assert lou.status == "skipped" and "empty" in lou.message and "JSON" not in lou.message
+    skipped = {r["student"]: r["reason"] for r in read_skipped(tmp_path / "skipped.json", A)}
+    assert set(skipped) == {"4444", "4545"}
+    # --duplicates skip: both of Jane's entries are skipped, and she is listed; a later import
+    # that brings Kay's notebook takes her off the list
+    by = {e.source: e for e in collect(bulk, A, tmp_path / "s2" / "submitted", duplicates="skip")}
+    assert by["doejane_4242_901_t1_tiny.ipynb"].status == "skipped"
+    assert "4242" in {r["student"] for r in read_skipped(tmp_path / "s2" / "skipped.json", A)}
+    fix = tmp_path / "fix.zip"
+    fix.write_bytes(zip_at({"kimkay_4444_907_t1_tiny.ipynb": (nb("kay-3"), later)}))
+    collect(fix, A, into)
+    assert {r["student"] for r in read_skipped(tmp_path / "skipped.json", A)} == {"4545"}
+
+
+def test_grading_lists_the_skipped_students_with_zero(tmp_path):
+    """collect -> grade: a student whose entry was skipped is in the CSV, the JSON and the
+    report with 0 and the reason, so that nobody silently disappears from the grades."""
+    stub = (FIXTURE / "assignments" / A / f"{A}.ipynb").read_bytes()
+    bulk = tmp_path / "download"
+    bulk.mkdir()
+    (bulk / "amy.ipynb").write_bytes(stub)
+    (bulk / "bob.ipynb").write_bytes(b"")
+    subs = tmp_path / "submitted"
+    collect(bulk, A, subs)
+    cmd = [sys.executable, "-m", "autograder", "--course", str(FIXTURE), "grade", A, str(subs)]
+    out = {k: tmp_path / f"g.{k}" for k in ("csv", "json", "report")}
+    cmd += ["--no-db", "--quiet", "--seed", "1", "--workers", "1"]
+    cmd += [a for k, p in out.items() for a in (f"--{k}", str(p))]
+    subprocess.run(cmd, check=True, cwd=tmp_path, capture_output=True)
+    import csv
+
+    rows = {r["student"]: r for r in csv.DictReader(out["csv"].open())}
+    assert set(rows) == {"amy", "bob"}
+    assert float(rows["bob"]["score"]) == 0 and "skipped at collection" in rows["bob"]["error"]
+    assert "empty" in rows["bob"]["error"]
+    by = {s["student"]: s for s in json.loads(out["json"].read_text())["submissions"]}
+    assert by["bob"]["score"] == 0 and "empty" in by["bob"]["error"]
+    report = out["report"].read_text()
+    assert "skipped at collection" in report and "every submission was graded" not in report

@@ -5,6 +5,7 @@ from its own copy of the autograder."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -174,3 +175,64 @@ def test_kit_sets_up_and_its_notebooks_check_themselves(course, kit, tmp_path):
     bad = validate(stub)
     assert "VALIDATION FAILED" in bad, bad[-3000:]
     assert str(kit / "autograder" / "notebook.py") in bad  # the kit's checker ran
+
+
+# Link targets in markdown (``[text](target)``, ``![alt](target)``) and in HTML attributes.
+LINK_TARGET = re.compile(
+    r"\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)|(?:href|src)=[\"']([^\"']+)"
+)
+
+
+def relative_links(text: str) -> list[str]:
+    """The relative link targets of a markdown text (no URL scheme, no anchor-only link)."""
+    out = []
+    for m in LINK_TARGET.finditer(text):
+        target = m.group(1) or m.group(2)
+        if re.match(r"^[a-z][a-z0-9+.\-]*:", target, flags=re.I) or target.startswith("#"):
+            continue
+        out.append(target)
+    return out
+
+
+def test_kit_links_only_to_files_the_kit_has(course, kit):
+    """Students get the kit, not the course: a notebook or README that links to ../../book/*.md
+    (or anything else the kit lacks) sends them to a missing file."""
+    broken = []
+    documents = [kit / "README.md"] + sorted(kit.glob("assignments/*/*.ipynb"))
+    for doc in documents:
+        if doc.suffix == ".ipynb":
+            nb = nbformat.read(doc, as_version=4)
+            texts = [c.source for c in nb.cells if c.cell_type == "markdown"]
+        else:
+            texts = [doc.read_text()]
+        for text in texts:
+            for target in relative_links(text):
+                path = (doc.parent / target.split("#")[0]).resolve()
+                if not path.is_relative_to(kit.resolve()) or not path.exists():
+                    broken.append(f"{doc.relative_to(kit)}: {target}")
+    assert not broken, broken
+    # the chapters are linked in the published book instead
+    a5 = nbformat.read(kit / "assignments/a5_dropout/a5_dropout.ipynb", as_version=4)
+    from autograder.pages import book_url
+
+    assert f"({book_url(course)}/book/dropout.html)" in a5.cells[0].source
+    assert relative_links("[a](../../book/x.md) [b](https://x.org/y) [c](#top)") == [
+        "../../book/x.md"
+    ]
+
+
+def test_kit_and_notebooks_say_what_to_hand_in(course, kit):
+    readme = (kit / "README.md").read_text()
+    assert "## What to hand in" in readme
+    for name in course.names():
+        a = course.assignment(name)
+        assert f"| {name} | `assignments/{name}/{name}.ipynb` |" in readme
+        nb = nbformat.read(kit / "assignments" / name / f"{name}.ipynb", as_version=4)
+        first_code = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+        intro = "\n".join(c.source for c in nb.cells[:first_code])
+        assert f"**`{name}.ipynb`**" in intro and "What to hand in" in intro
+        for f in a.attachments:
+            assert f"`{f}`" in intro, (name, f)
+        if not a.attachments:
+            assert "nothing else" in intro
+    assert "`capstone.npz`" in readme
