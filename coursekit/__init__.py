@@ -5,6 +5,15 @@ Modules:
     gradcheck  -- ``rel_error`` and centred numerical gradients for checking backward passes
     plotting   -- the course's colour-blind-safe palette and figure helpers
     device     -- picking ``cuda`` when present, ``cpu`` otherwise
+    strict_device -- a CPU mode that fails where a GPU would (``COURSE_STRICT_DEVICE=1``)
 """
 
-__all__ = ["data", "device", "gradcheck", "plotting"]
+import os as _os
+
+__all__ = ["data", "device", "gradcheck", "plotting", "strict_device"]
+
+# Read here, so that chapters and notebooks run under the mode without a change of code.
+if _os.environ.get("COURSE_STRICT_DEVICE", "").strip() == "1":
+    from coursekit import strict_device as _strict_device
+
+    _strict_device.enable()

@@ -732,6 +732,9 @@ def make_loader(
     max_value: float | None = None,
     drop_last: bool = False,
     num_workers: int = 0,
+    transform_generator: torch.Generator | None = None,
+    pin_memory: bool = False,
+    persistent_workers: bool = False,
 ) -> DataLoader:
     """A ``DataLoader`` over NumPy arrays whose shuffling depends only on ``generator``.
 
@@ -746,6 +749,15 @@ def make_loader(
             of worker processes.
         drop_last: drop a last, smaller batch.
         num_workers: worker processes (0: load in the main process, the default here).
+        transform_generator: the ``torch.Generator`` that ``transform`` draws from, if any. Each
+            worker process gets a copy of everything, generator included, so without this every
+            worker would make the same random draws; with it, each worker reseeds its copy from
+            the seed PyTorch gives that worker (drawn from ``generator`` at each epoch, plus the
+            worker's id) mixed with the generator's own state: different workers and epochs
+            draw differently, and a rerun with the same generators draws the same.
+        pin_memory: batches in page-locked memory, for asynchronous copies to a CUDA device.
+        persistent_workers: keep the worker processes alive between epochs (needs
+            ``num_workers > 0``); their generators then go on from where they were.
 
     Returns:
         A loader yielding ``(x, y)``: x float32 (B, C, H, W) in [0, 1], y int64 (B,).
@@ -759,6 +771,17 @@ def make_loader(
             "is reproducible without a global seed"
         )
     dataset = ArrayDataset(images, labels, transform=transform, max_value=max_value)
+    worker_init_fn = None
+    if num_workers > 0 and transform_generator is not None:
+        # Kept on the dataset so that the worker reseeds the very object the transform uses
+        # (the dataset and its transform travel to the worker together).
+        dataset.transform_generator = transform_generator
+        worker_init_fn = _reseed_transform_generator
+        if generator is None:
+            # The workers' seeds come from the loader's generator: derive one, so that they do
+            # not come from the global generator.
+            seed = int(torch.randint(2**62, (1,), generator=transform_generator))
+            generator = torch.Generator().manual_seed(seed)
     return DataLoader(
         dataset,
         batch_size=batch_size,
@@ -766,4 +789,20 @@ def make_loader(
         generator=generator,
         drop_last=drop_last,
         num_workers=num_workers,
+        worker_init_fn=worker_init_fn,
+        pin_memory=pin_memory,
+        persistent_workers=persistent_workers and num_workers > 0,
     )
+
+
+def _reseed_transform_generator(worker_id: int) -> None:
+    """``worker_init_fn`` of ``make_loader``: a generator of its own for each worker process."""
+    info = torch.utils.data.get_worker_info()
+    gen = getattr(info.dataset, "transform_generator", None)
+    if gen is None:
+        return
+    # info.seed = base seed (drawn from the loader's generator per epoch) + worker id; mixing
+    # in a draw from the copied generator keeps two generators seeded differently apart.
+    draw = int(torch.randint(2**62, (1,), generator=gen))
+    seed = np.random.SeedSequence([info.seed % 2**64, draw, worker_id]).generate_state(1, np.uint64)
+    gen.manual_seed(int(seed[0]))

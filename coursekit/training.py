@@ -12,7 +12,8 @@ them for the later chapters and the capstone assignment:
 - ``evaluate``: loss and accuracy over a loader, in ``eval()`` mode and without autograd;
 - ``save_checkpoint`` / ``load_checkpoint``: everything a resumed run needs to continue exactly
   as if it had never stopped;
-- ``maybe_compile``: ``torch.compile`` on CUDA, where it pays; the model unchanged elsewhere;
+- ``maybe_compile``: ``torch.compile`` on CUDA where Triton works, falling back to eager mode
+  when compilation fails; the model unchanged elsewhere;
 - ``plot_history``: loss and accuracy curves in the course style.
 
 Typical use::
@@ -35,10 +36,12 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
-from contextlib import nullcontext
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import torch
@@ -58,11 +61,14 @@ __all__ = [
     "HISTORY_KEYS",
     "evaluate",
     "fit",
+    "fork_all_rng",
     "format_record",
+    "get_rng_states",
     "load_checkpoint",
     "maybe_compile",
     "plot_history",
     "save_checkpoint",
+    "set_rng_states",
     "tensor_loader",
     "to_device",
 ]
@@ -112,8 +118,9 @@ def tensor_loader(
             ``generator`` attribute, which ``fit`` saves in checkpoints so that a resumed run
             sees the same batches.
         drop_last: drop a last, smaller batch.
-        device: where the model lives; on CUDA the batches are copied to pinned memory, so that
-            the host-to-device copy can be asynchronous (``non_blocking=True``).
+        device: where the model lives; on CUDA the batches of host tensors are copied to pinned
+            memory, so that the host-to-device copy can be asynchronous (``non_blocking=True``).
+            Tensors already on the GPU (small data sets can live there whole) are not pinned.
 
     Returns:
         A loader yielding ``(x_batch, y_batch)`` with shapes (B, ...).
@@ -127,7 +134,9 @@ def tensor_loader(
         raise ValueError("shuffle=True needs generator=torch.Generator().manual_seed(...)")
     dataset = TensorDataset(x, y)
     order = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
-    pin = device is not None and torch.device(device).type == "cuda"
+    # Only host memory can be pinned: pin_memory=True raises for tensors already on the GPU.
+    on_host = x.device.type == "cpu" and y.device.type == "cpu"
+    pin = device is not None and torch.device(device).type == "cuda" and on_host
     return DataLoader(
         dataset,
         sampler=BatchSampler(order, batch_size, drop_last),
@@ -171,20 +180,81 @@ def _device_of(model: nn.Module) -> torch.device:
     return param.device if param is not None else torch.device("cpu")
 
 
+def _triton_problem(device: torch.device) -> str | None:
+    """Why ``torch.compile`` cannot generate GPU kernels for ``device``, or None if it can."""
+    if device.type != "cuda":
+        return f"the model is on {device.type}, not CUDA"
+    if sys.platform == "win32":
+        return "Triton does not run on native Windows"
+    major, minor = torch.cuda.get_device_capability(device)
+    if major < 7:
+        return f"Triton needs compute capability 7.0 or more, this GPU has {major}.{minor}"
+    try:
+        import triton  # noqa: F401
+    except ImportError:
+        return "Triton is not installed"
+    return None
+
+
+class CompiledWithFallback(nn.Module):
+    """A compiled model that runs the original one eagerly if its first call fails to compile.
+
+    Compilation happens at the first forward pass, so an unsupported GPU or a missing compiler
+    shows up only there; after one successful call the compiled model is used as is.
+    """
+
+    def __init__(self, compiled: nn.Module, original: nn.Module):
+        super().__init__()
+        self.compiled = compiled
+        self._orig_mod = original  # what _unwrap and checkpoints see
+        self._checked = False
+
+    def forward(self, *args, **kwargs):
+        if self._checked:
+            return self.compiled(*args, **kwargs)
+        try:
+            out = self.compiled(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 -- any compiler failure: fall back to eager
+            warnings.warn(
+                f"maybe_compile: torch.compile failed ({type(exc).__name__}: {exc}); "
+                "running eagerly",
+                stacklevel=2,
+            )
+            self.compiled = self._orig_mod
+            out = self._orig_mod(*args, **kwargs)
+        self._checked = True
+        return out
+
+
 def maybe_compile(model: nn.Module, enabled: bool | None = None) -> nn.Module:
-    """``torch.compile(model)`` when it is likely to pay, else ``model`` itself.
+    """``torch.compile(model)`` when it is likely to pay and can work, else ``model`` itself.
 
     Compilation traces the model into a graph and generates fused kernels (Triton on a GPU,
     C++ on a CPU). It costs tens of seconds up front, so it pays on a GPU over a run of many
     steps with fixed shapes; for the book's CPU runs of a few seconds it would dominate.
+    Triton needs a CUDA GPU of compute capability 7.0 or more (not a P100 or a GTX 10xx) and
+    does not run on native Windows: there the model is returned unchanged with a warning. If
+    compilation still fails at the first forward pass, that call and all later ones run eagerly.
 
     Args:
         model: the module (already on its device).
-        enabled: force compilation on or off; default: on when the model is on CUDA.
+        enabled: force compilation on or off; default: on when the model is on a CUDA device
+            where Triton works.
+
+    Returns:
+        The compiled model (its ``_orig_mod`` is ``model``), or ``model``.
     """
+    device = _device_of(model)
     if enabled is None:
-        enabled = _device_of(model).type == "cuda"
-    return torch.compile(model) if enabled else model
+        problem = _triton_problem(device)
+        if problem is not None:
+            if device.type == "cuda":
+                warnings.warn(f"maybe_compile: not compiling: {problem}", stacklevel=2)
+            return model
+        enabled = True
+    if not enabled:
+        return model
+    return CompiledWithFallback(torch.compile(model), model)
 
 
 @torch.no_grad()
@@ -194,7 +264,7 @@ def evaluate(
     *,
     device: torch.device | None = None,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
-    amp: bool = True,
+    amp: bool = False,
 ) -> dict[str, float]:
     r"""Mean loss and accuracy of ``model`` over ``loader``, in ``eval()`` mode.
 
@@ -209,7 +279,9 @@ def evaluate(
         loader: yields ``(x, y)`` batches.
         device: default: the device of the model's parameters.
         loss_fn: mean loss of a batch, ``loss_fn(outputs, targets)``.
-        amp: autocast on CUDA (ignored elsewhere).
+        amp: autocast on CUDA (ignored elsewhere). Off by default: validation runs in float32,
+            so that early stopping and hyperparameter search decide on the same numbers as a
+            CPU run; turn it on for speed when those decisions can bear bf16's 3 digits.
 
     Returns:
         ``{"loss": ..., "accuracy": ...}``.
@@ -330,6 +402,52 @@ def load_checkpoint(
     return state
 
 
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return mps is not None and mps.is_available()
+
+
+@contextmanager
+def fork_all_rng() -> Iterator[None]:
+    """Like ``torch.random.fork_rng``, for the CPU, every CUDA device and MPS at once.
+
+    ``torch.manual_seed`` reseeds all of them, so restoring only the current GPU (what
+    ``fork_rng()`` does by default, with a warning past one device) would leak the seed into the
+    caller's other devices; ``fork_rng`` does not know MPS at the same time as CUDA.
+    """
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    mps_state = torch.mps.get_rng_state() if _mps_available() else None
+    with torch.random.fork_rng(devices=devices):
+        try:
+            yield
+        finally:
+            if mps_state is not None:
+                torch.mps.set_rng_state(mps_state)
+
+
+def get_rng_states() -> dict:
+    """The global generators' states: ``cpu``, ``cuda`` (one per device) and ``mps`` if any."""
+    state: dict = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    if _mps_available():
+        state["mps"] = torch.mps.get_rng_state()
+    return state
+
+
+def set_rng_states(state: dict) -> None:
+    """Restore what ``get_rng_states`` returned (a device missing here is skipped)."""
+    torch.set_rng_state(state["cpu"].cpu())
+    cuda = state.get("cuda")
+    if cuda is not None and torch.cuda.is_available():
+        if isinstance(cuda, torch.Tensor):  # checkpoints before the all-devices format
+            torch.cuda.set_rng_state(cuda.cpu())
+        elif len(cuda) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all([s.cpu() for s in cuda])
+    if state.get("mps") is not None and _mps_available():
+        torch.mps.set_rng_state(state["mps"].cpu())
+
+
 def _new_history() -> dict[str, list]:
     return {key: [] for key in HISTORY_KEYS}
 
@@ -358,6 +476,7 @@ def fit(
     scheduler=None,
     scheduler_interval: str = "step",
     amp: bool = True,
+    eval_amp: bool = False,
     grad_clip: float | None = None,
     checkpoint_path=None,
     resume: bool = False,
@@ -398,6 +517,10 @@ def fit(
             ``scheduler_interval="epoch"``.
         scheduler_interval: ``"step"`` or ``"epoch"``.
         amp: mixed precision on CUDA (``coursekit.device.autocast_dtype``); ignored elsewhere.
+            With fp16, a step that ``GradScaler`` skips (inf or NaN gradients) does not step a
+            per-step scheduler either.
+        eval_amp: validate with mixed precision too; off by default, so that validation (and
+            the decisions taken on it) uses float32 numbers, as on a CPU.
         grad_clip: clip the global gradient norm to this value before each step.
         checkpoint_path: save a checkpoint there after every epoch (atomically).
         resume: continue from ``checkpoint_path`` if the file exists.
@@ -420,12 +543,10 @@ def fit(
     model.to(device)
     dtype = autocast_dtype(device) if amp else None
     # Loss scaling is needed for fp16 only: bf16 has float32's exponent range.
-    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
+    scaler_device = "cuda" if device.type == "cuda" else "cpu"
+    scaler = torch.amp.GradScaler(scaler_device, enabled=dtype == torch.float16)
     generator = getattr(train_loader, "generator", None)
     plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
-    cuda_devices = []
-    if device.type == "cuda":
-        cuda_devices = [device.index if device.index is not None else torch.cuda.current_device()]
 
     history, start_epoch, saved_rng = _new_history(), 0, None
     if resume and checkpoint_path is not None and Path(checkpoint_path).exists():
@@ -440,14 +561,11 @@ def fit(
         )
         start_epoch, history, saved_rng = state["epoch"], state["history"], state["rng_state"]
 
-    rng_context = torch.random.fork_rng(devices=cuda_devices) if seed is not None else nullcontext()
-    with rng_context:
+    with fork_all_rng() if seed is not None else nullcontext():
         if seed is not None:
             torch.manual_seed(seed)
             if saved_rng is not None:
-                torch.set_rng_state(saved_rng["cpu"].cpu())
-                if cuda_devices and saved_rng.get("cuda") is not None:
-                    torch.cuda.set_rng_state(saved_rng["cuda"].cpu(), cuda_devices[0])
+                set_rng_states(saved_rng)
         for epoch in range(start_epoch + 1, epochs + 1):
             start = time.perf_counter()
             model.train()
@@ -470,10 +588,15 @@ def fit(
                     scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
                     nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
                 step_lrs.append(optimizer.param_groups[0]["lr"])
+                # GradScaler skips a step with inf/NaN gradients and lowers its scale: the
+                # scheduler must not advance then (a sync per step, on the fp16 path only).
+                scale = scaler.get_scale() if scaler.is_enabled() else None
                 scaler.step(optimizer)
                 scaler.update()
+                stepped = scale is None or scaler.get_scale() >= scale
                 if scheduler is not None and not plateau and scheduler_interval == "step":
-                    scheduler.step()
+                    if stepped:
+                        scheduler.step()
                 step_losses.append(loss.detach())  # no .item(): that would wait for the GPU
                 if out.ndim == 2 and y.ndim == 1:
                     correct += (out.detach().argmax(dim=1) == y).sum()
@@ -489,7 +612,9 @@ def fit(
                 "val_acc": math.nan,
             }
             if val_loader is not None:
-                metrics = evaluate(model, val_loader, device=device, loss_fn=loss_fn, amp=amp)
+                metrics = evaluate(
+                    model, val_loader, device=device, loss_fn=loss_fn, amp=amp and eval_amp
+                )
                 record["val_loss"], record["val_acc"] = metrics["loss"], metrics["accuracy"]
             if scheduler is not None and plateau:
                 watch = record["val_loss"] if val_loader is not None else record["train_loss"]
@@ -505,11 +630,7 @@ def fit(
             if log is not None:
                 log(record)
             if checkpoint_path is not None:
-                rng = None
-                if seed is not None:
-                    rng = {"cpu": torch.get_rng_state()}
-                    if cuda_devices:
-                        rng["cuda"] = torch.cuda.get_rng_state(cuda_devices[0])
+                rng = get_rng_states() if seed is not None else None
                 save_checkpoint(
                     checkpoint_path,
                     model=model,

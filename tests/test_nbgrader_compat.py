@@ -29,6 +29,7 @@ def _env(course_root=FIXTURE):
     return dict(
         os.environ,
         AUTOGRADER_COURSE=str(course_root),
+        COURSE_STRICT_DEVICE="1",  # solutions fail here where a GPU would (coursekit.strict_device)
         PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}",
     )
 
