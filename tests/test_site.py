@@ -8,6 +8,7 @@ page weights are written to ``$TEST_ARTIFACTS/page-weights.txt`` (default ``_bui
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -184,6 +185,25 @@ def test_every_downloadable_file_is_scanned(built_book):
     notebooks = [d for d in booksite.toc_pages() if booksite.is_chapter(d)]
     for doc in notebooks:  # the .ipynb download of every chapter exists (and was scanned above)
         assert (built_book / "_sources" / f"{doc}.ipynb").exists(), doc
+
+
+def test_downloaded_notebooks_hold_each_output_once(built_book):
+    """The .ipynb download of a chapter has its outputs, and no printed line twice.
+
+    myst-nb 1.x left a cell's original stream outputs beside the merged one (``nb_merge_streams``)
+    and wrote cached chapters without outputs; book/_ext/merge_streams.py fixes both.
+    """
+    problems = []
+    for doc in (d for d in booksite.toc_pages() if booksite.is_chapter(d)):
+        cells = json.loads((built_book / "_sources" / f"{doc}.ipynb").read_text())["cells"]
+        code = [c for c in cells if c["cell_type"] == "code"]
+        if code and not any(c.get("outputs") for c in code):
+            problems.append(f"{doc}: no outputs")
+        for i, cell in enumerate(code):
+            streams = [o["name"] for o in cell.get("outputs", []) if o["output_type"] == "stream"]
+            if len(streams) != len(set(streams)):
+                problems.append(f"{doc}: code cell {i} has {streams}")
+    assert not problems, "\n".join(problems)
 
 
 def hidden_check_lines() -> set[str]:
