@@ -114,9 +114,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     bk.add_argument("file", type=Path, help="the copy to write (replaced atomically)")
     bk.add_argument("--db", default="sqlite:///gradebook.db", help="the gradebook (SQLAlchemy URL)")
+    lms = sub.add_parser(
+        "lms-export",
+        help="the grades as a CSV that the LMS's gradebook imports (Canvas or Moodle)",
+    )
+    lms.add_argument("results", type=Path, help="the JSON written by grade --json")
+    lms.add_argument("out", type=Path, help="the CSV to write")
+    lms.add_argument("--format", choices=("canvas", "moodle"), default="canvas")
+    lms.add_argument(
+        "--roster", type=Path, help="the LMS's class list (CSV with an id column; names, emails)"
+    )
+    lms.add_argument(
+        "--submitted", type=Path, help="the submitted/ folder: names from collect's records"
+    )
+    lms.add_argument("--title", help="the gradebook column (default: the assignment's name)")
     args = parser.parse_args(argv)
     if args.command == "backup":  # needs no course
         return _backup(args)
+    if args.command == "lms-export":
+        return _lms_export(args)
     course = Course.load(args.course)
     if args.command == "release":
         return _release(course, args)
@@ -164,6 +180,21 @@ def _collect(course: Course, args) -> int:
         print(f"skipped students are listed in {args.into.parent / 'skipped.json'}")
     if args.json:
         args.json.write_text(json.dumps([asdict(e) for e in entries], indent=1))
+    return 0
+
+
+def _lms_export(args) -> int:
+    from . import lms
+
+    try:
+        assignment, scores = lms.scores_from_json(args.results)
+        people = lms.read_roster(args.roster) if args.roster else None
+    except (OSError, ValueError, KeyError) as err:
+        print(f"lms-export: {err}", file=sys.stderr)
+        return 2
+    names = lms.names_from_collect(args.submitted, assignment) if args.submitted else None
+    n = lms.export(args.format, args.out, args.title or assignment, scores, people, names)
+    print(f"lms-export: {n} students -> {args.out} ({args.format})")
     return 0
 
 
