@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import statistics
 import sys
@@ -71,6 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     gr.add_argument("--report", type=Path, help="write the instructor report (HTML) here")
     gr.add_argument("--quiet", action="store_true", help="no progress bar or table")
+    gr.add_argument(
+        "--course-dir",
+        type=Path,
+        help="nbgrader course folder for autograded/<student>/<assignment>/ (formgrader, "
+        "generate_feedback; default: the folder holding submitted/)",
+    )
+    _late_arguments(gr)
     col = sub.add_parser(
         "collect", help="import an LMS bulk download into submitted/<student>/<assignment>/"
     )
@@ -98,6 +106,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     rep.add_argument("--out", type=Path, required=True, help="the report's HTML file")
     rep.add_argument("--csv", type=Path, help="also write the grades CSV")
+    _late_arguments(rep)
+    fb = sub.add_parser(
+        "feedback",
+        help="feedback pages, CSV, JSON and report again from the gradebook, with the manual "
+        "grades and comments entered in formgrader since",
+    )
+    fb.add_argument("assignment")
+    fb.add_argument("--db", default="sqlite:///gradebook.db", help="the gradebook (SQLAlchemy URL)")
+    fb.add_argument(
+        "--out", type=Path, required=True, help="the feedback folder (nbgrader's layout)"
+    )
+    fb.add_argument("--csv", type=Path, help="also write the grades CSV")
+    fb.add_argument("--json", type=Path, help="also write the results as JSON (for lms-export)")
+    fb.add_argument("--report", type=Path, help="also write the instructor report")
+    fb.add_argument(
+        "--submitted", type=Path, help="the submitted/ folder: students skipped at collection"
+    )
+    _late_arguments(fb)
     pg = sub.add_parser("pages", help="generate the book's assignment pages (book/assignments/)")
     pg.add_argument("--check", action="store_true", help="only report stale pages (exit 1)")
     kit = sub.add_parser(
@@ -128,6 +154,18 @@ def main(argv: list[str] | None = None) -> int:
         "--submitted", type=Path, help="the submitted/ folder: names from collect's records"
     )
     lms.add_argument("--title", help="the gradebook column (default: the assignment's name)")
+    sim = sub.add_parser(
+        "similarity",
+        help="pairs of submissions whose answer cells share code the course did not give "
+        "(winnowing over normalised tokens, as MOSS)",
+    )
+    sim.add_argument("assignment")
+    sim.add_argument("paths", nargs="+", metavar="PATH", help="as for grade")
+    sim.add_argument(
+        "--threshold", type=float, default=None, help="least score listed (default 0.5)"
+    )
+    sim.add_argument("--html", type=Path, help="write the pairs' shared code side by side here")
+    sim.add_argument("--json", type=Path, help="write the listed pairs as JSON")
     args = parser.parse_args(argv)
     if args.command == "backup":  # needs no course
         return _backup(args)
@@ -142,8 +180,12 @@ def main(argv: list[str] | None = None) -> int:
         return _collect(course, args)
     if args.command == "report":
         return _report(course, args)
+    if args.command == "feedback":
+        return _feedback(course, args)
     if args.command == "kit":
         return _kit(course, args)
+    if args.command == "similarity":
+        return _similarity(course, args)
     return _grade(course, args)
 
 
@@ -214,19 +256,50 @@ def _backup(args) -> int:
     return 0
 
 
-def _report(course: Course, args) -> int:
-    from .feedback import write_csv
+def _late_arguments(p) -> None:
+    """The late policy's options (see autograder/late.py); the course's pyproject.toml gives
+    the defaults per assignment, [tool.autograder.late.<assignment>]."""
+    p.add_argument("--due", help="due date, ISO 8601 (without a zone: UTC)")
+    p.add_argument("--late-policy", choices=("none", "zero", "per-day"))
+    p.add_argument(
+        "--late-per-day", type=float, help="per-day: share of the maximum lost per day started"
+    )
+    p.add_argument("--late-cap", type=float, help="per-day: the most lost, share of the maximum")
+
+
+def _policy(course: Course, args):
+    from .late import policy_for
+
+    return policy_for(
+        course.root,
+        args.assignment,
+        due=args.due,
+        policy=args.late_policy,
+        per_day=args.late_per_day,
+        cap=args.late_cap,
+    )
+
+
+def _from_gradebook(course: Course, args, skipped_from: list | None = None):
+    """(assignment, results, totals) from the gradebook: the trusted grader's stored results,
+    the manual grades and comments entered in formgrader, the submission times, the late
+    policy (penalties written back), and the students skipped at collection (0 and why)."""
+    from . import totals
     from .gradebook import GradebookWriter
     from .grader import result_from_json
-    from .report import write_report
 
     assignment = course.assignment(args.assignment)
+    policy = _policy(course, args)
     with GradebookWriter(args.db, assignment) as gb:
         stored = gb.stored()
-    if not stored:
-        print(f"the gradebook has no results of {assignment.name}", file=sys.stderr)
-        return 2
-    results = [result_from_json(stored[s].result) for s in sorted(stored)]
+        manual = gb.manual_grades()
+        times = gb.timestamps()
+        kept = gb.penalties() if policy.due is None else {}  # no policy given: keep grade's
+        results = [result_from_json(stored[s].result) for s in sorted(stored)]
+        results += _skipped_results(assignment, skipped_from or [], {r.student for r in results})
+        found = totals.apply(assignment, results, manual, times, policy, kept)
+        if stored:
+            gb.write_late(policy.due, {s: found[s].penalty for s in stored})
     stale = sum(1 for st in stored.values() if st.checks_version != assignment.checks_version)
     if stale:
         print(
@@ -234,13 +307,91 @@ def _report(course: Course, args) -> int:
             "(grade again to update them)",
             file=sys.stderr,
         )
-    write_report(args.out, assignment, results)
+    return assignment, results, found, bool(stored)
+
+
+def _skipped_results(assignment, paths: list, graded: set[str]) -> list:
+    """A result of 0 with the reason for each student ``collect`` skipped (skipped.json)."""
+    from .collect import skipped_students
+    from .grader import ItemResult, SubmissionResult
+
+    out = []
+    for who, source, why in skipped_students(paths, assignment.name, graded):
+        items = [
+            ItemResult(i.grade_id, i.points, None if i.manual else 0.0, manual=i.manual)
+            for i in assignment.items.values()
+        ]
+        out.append(SubmissionResult(who, source, 0.0, assignment.max_auto_score, items, error=why))
+    return out
+
+
+def _report(course: Course, args) -> int:
+    from .feedback import write_csv
+    from .report import write_report
+
+    try:
+        assignment, results, found, any_stored = _from_gradebook(course, args)
+    except ValueError as err:
+        print(f"report: {err}", file=sys.stderr)
+        return 2
+    if not any_stored:
+        print(f"the gradebook has no results of {assignment.name}", file=sys.stderr)
+        return 2
+    write_report(args.out, assignment, results, found)
     if args.csv:
-        write_csv(args.csv, assignment, results)
+        write_csv(args.csv, assignment, results, found)
     print(
         f"{len(results)} results: report {args.out}" + (f", grades {args.csv}" if args.csv else "")
     )
     return 0
+
+
+def _feedback(course: Course, args) -> int:
+    from .feedback import write_csv, write_feedback
+    from .report import write_report
+
+    try:
+        assignment, results, found, any_stored = _from_gradebook(
+            course, args, [args.submitted] if args.submitted else []
+        )
+    except ValueError as err:
+        print(f"feedback: {err}", file=sys.stderr)
+        return 2
+    if not any_stored:
+        print(f"the gradebook has no results of {assignment.name}", file=sys.stderr)
+        return 2
+    status = _write_output("feedback", lambda: write_feedback(args.out, assignment, results, found))
+    if args.csv:
+        status |= _write_output(
+            "grades CSV", lambda: write_csv(args.csv, assignment, results, found)
+        )
+    if args.report:
+        status |= _write_output(
+            "report", lambda: write_report(args.report, assignment, results, found)
+        )
+    if args.json:
+        status |= _write_output(
+            "JSON results", lambda: args.json.write_text(_results_json(assignment, results, found))
+        )
+    pending = sum(1 for t in found.values() if t.pending)
+    print(
+        f"{len(results)} students: feedback in {args.out}"
+        + (f"; {pending} still awaiting manual grading" if pending else "")
+    )
+    return status
+
+
+def _results_json(assignment, results, found, **extra) -> str:
+    """The grading JSON: each submission's result with the course's total on top (score and
+    max_score are the total after the late penalty and the whole maximum, as nbgrader export)."""
+    return json.dumps(
+        {
+            "assignment": assignment.name,
+            **extra,
+            "submissions": [{**r.to_json(), **found[r.student].to_json()} for r in results],
+        },
+        indent=1,
+    )
 
 
 def _release(course: Course, args) -> int:
@@ -274,6 +425,26 @@ def _pages(course: Course, args) -> int:
     return 0
 
 
+def _similarity(course: Course, args) -> int:
+    from .grader import find_submissions
+    from .similarity import DEFAULT_THRESHOLD, compare, table, write_html, write_json
+
+    assignment = course.assignment(args.assignment)
+    submissions = find_submissions(args.paths, assignment)
+    if not submissions:
+        print("no submissions found", file=sys.stderr)
+        return 2
+    threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+    result = compare(assignment, submissions, threshold=threshold)
+    print(table(result))
+    status = 0
+    if args.html:
+        status |= _write_output("similarity page", lambda: write_html(args.html, result))
+    if args.json:
+        status |= _write_output("similarity JSON", lambda: write_json(args.json, result))
+    return status
+
+
 def _kit(course: Course, args) -> int:
     from .kit import KitError, write_kit
 
@@ -287,15 +458,35 @@ def _kit(course: Course, args) -> int:
 
 
 def _grade(course: Course, args) -> int:
+    from . import totals
     from .feedback import write_csv, write_feedback
+    from .formgrader import course_dir_for, ensure_config, write_autograded
     from .grader import Grader, find_submissions, result_from_json
+    from .late import read_timestamp
     from .session import SessionConfig
 
     assignment = course.assignment(args.assignment)
+    try:
+        policy = _policy(course, args)
+    except ValueError as err:
+        print(f"grade: {err}", file=sys.stderr)
+        return 2
     submissions = find_submissions(args.paths, assignment)
     if not submissions:
         print("no submissions found", file=sys.stderr)
         return 2
+    # nbgrader's timestamp.txt (written by collect): the late policy and formgrader need it.
+    times = {
+        student: read_timestamp(path.parent) if path.parent.name == assignment.name else None
+        for student, path in submissions
+    }
+    flagged = [st for st, path in submissions if _marked_late(path.parent)]
+    if flagged and policy.due is None and not args.quiet:
+        print(
+            f"note: the LMS marked {len(flagged)} submissions late ({', '.join(flagged[:5])}"
+            f"{' ...' if len(flagged) > 5 else ''}) but no due date is set (--due, or "
+            f"[tool.autograder.late.{assignment.name}] in pyproject.toml): no penalty applied"
+        )
     cfg = SessionConfig()
     if args.timeout:
         cfg.cell_timeout = args.timeout
@@ -357,9 +548,14 @@ def _grade(course: Course, args) -> int:
                 # stopped keeps everything it finished.
                 if gradebook is not None:
                     try:
-                        gradebook.record(result, shas[result.student], forced=args.regrade)
+                        gradebook.record(
+                            result,
+                            shas[result.student],
+                            forced=args.regrade,
+                            timestamp=times.get(result.student),
+                        )
                     except Exception as err:  # noqa: BLE001 -- keep grading; report below
-                        unsaved.append((result, err))
+                        unsaved.append((copy.deepcopy(result), err))  # as graded: no totals
                 if bar:
                     bar.update(1)
 
@@ -390,28 +586,50 @@ def _grade(course: Course, args) -> int:
                     who, source, 0.0, assignment.max_auto_score, items, error=why, seed=seed
                 )
             )
+        # One total everywhere: manual grades already entered in formgrader (a regrade keeps
+        # them), the whole maximum, the late penalty (also written into the gradebook).
+        manual = {}
+        if gradebook is not None:
+            try:
+                manual = gradebook.manual_grades()
+            except Exception as err:  # noqa: BLE001 -- the automatic grades still go out
+                print(f"could not read the manual grades: {err}", file=sys.stderr)
+                status = 1
+        found = totals.apply(assignment, results, manual, times, policy)
         if args.json:
             status |= _write_output(
                 "JSON results",
                 lambda: args.json.write_text(
-                    json.dumps(
-                        {
-                            "assignment": assignment.name,
-                            "seed": str(seed),
-                            "sandbox": mode,
-                            "checks_version": assignment.checks_version,
-                            "graded": len(graded),
-                            "reused": len(reused),
-                            "submissions": [r.to_json() for r in results],
-                        },
-                        indent=1,
+                    _results_json(
+                        assignment,
+                        results,
+                        found,
+                        seed=str(seed),
+                        sandbox=mode,
+                        checks_version=assignment.checks_version,
+                        graded=len(graded),
+                        reused=len(reused),
+                        late_policy=policy.describe(),
+                        due=policy.due.isoformat() if policy.due else None,
                     )
                 ),
             )
         if gradebook is not None:
+            in_gradebook = {st for st, _ in submissions}
+            status |= _write_output(
+                "late penalties to the gradebook",
+                lambda: gradebook.write_late(
+                    policy.due, {s: found[s].penalty for s in in_gradebook}
+                ),
+            )
             for result, err in unsaved:  # one more try, so a passing lock costs nothing
                 try:
-                    gradebook.record(result, shas[result.student], forced=args.regrade)
+                    gradebook.record(
+                        result,
+                        shas[result.student],
+                        forced=args.regrade,
+                        timestamp=times.get(result.student),
+                    )
                 except Exception:  # noqa: BLE001
                     print(
                         f"could not write {result.student}'s scores to the gradebook: {err}",
@@ -421,21 +639,50 @@ def _grade(course: Course, args) -> int:
     finally:
         if gradebook is not None:
             gradebook.close()
+    # formgrader and nbgrader's commands: autograded/<student>/<assignment>/ in the course folder.
+    by_student = dict(submissions)
+    written, nowhere = 0, 0
+    for r in results:
+        path = by_student.get(r.student)
+        if path is None:  # skipped at collection: nothing to grade by hand
+            continue
+        where = args.course_dir or course_dir_for(path, assignment)
+        if where is None:
+            nowhere += 1
+            continue
+        status |= _write_output(
+            f"autograded notebook of {r.student}",
+            lambda r=r, path=path, where=where: write_autograded(where, assignment, r, path),
+        )
+        written += 1
+        if written == 1 and not args.no_db:
+            made = ensure_config(where, args.db)
+            if made and not args.quiet:
+                print(f"wrote {made} (formgrader: `jupyter lab` in {where}, Nbgrader > Formgrader)")
+    if nowhere and not args.quiet:
+        print(
+            f"{nowhere} notebooks are not in a <course>/submitted/<student>/{assignment.name}/ "
+            "folder: no autograded/ copy for formgrader (--course-dir names the course folder)"
+        )
     # Every output is written whatever happens to another one (a full disk, a bad name).
     if args.report:
         from .report import write_report
 
-        status |= _write_output("report", lambda: write_report(args.report, assignment, results))
+        status |= _write_output(
+            "report", lambda: write_report(args.report, assignment, results, found)
+        )
     if args.feedback:
         status |= _write_output(
-            "feedback", lambda: write_feedback(args.feedback, assignment, results)
+            "feedback", lambda: write_feedback(args.feedback, assignment, results, found)
         )
     if args.csv:
-        status |= _write_output("grades CSV", lambda: write_csv(args.csv, assignment, results))
+        status |= _write_output(
+            "grades CSV", lambda: write_csv(args.csv, assignment, results, found)
+        )
     if not args.quiet:
         from .wire import safe_text
 
-        print(safe_text(summary_table(assignment, results, elapsed, mode)))
+        print(safe_text(summary_table(assignment, results, elapsed, mode, found)))
     errored = [r for r in results if r.check_errors]
     if errored:
         # Exit status 3: some checks could not be graded (a fault of the checks or the grader,
@@ -448,6 +695,16 @@ def _grade(course: Course, args) -> int:
         )
         status = status or 3
     return status
+
+
+def _marked_late(folder: Path) -> bool:
+    """Whether collect's record beside the notebook says the LMS marked the entry late."""
+    from .collect import SIDECAR
+
+    try:
+        return json.loads((folder / SIDECAR).read_text(encoding="utf-8")).get("late") is True
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _write_output(what: str, write) -> int:
@@ -503,7 +760,7 @@ def _sha256(path: Path) -> str:
         return ""
 
 
-def summary_table(assignment, results, elapsed: float, mode: str) -> str:
+def summary_table(assignment, results, elapsed: float, mode: str, found=None) -> str:
     from .grader import round_score
 
     lines = [
@@ -516,12 +773,18 @@ def summary_table(assignment, results, elapsed: float, mode: str) -> str:
             note = r.error or ("; ".join(r.notes)[:60] if r.notes else "")
             if r.check_errors:
                 note = f"CHECK ERROR ({r.check_errors} checks could not be graded) {note}"
-            score = round_score(r.score)
-            lines.append(f"{r.student[:24]:<24} {score:>6g} / {r.max_score:<4g}  {note}")
-    scores = [round_score(r.score) for r in results]
+            t = (found or {}).get(r.student)
+            score = t.score if t else round_score(r.score)
+            if t and t.penalty:
+                note = f"late: -{t.penalty:g} {note}"
+            if t and t.pending:
+                note = f"awaiting manual grading: {', '.join(t.pending)} {note}"
+            lines.append(f"{r.student[:24]:<24} {score:>6g} / {r.max_score:<4g}  {note[:90]}")
+    scores = [found[r.student].score if found else round_score(r.score) for r in results]
+    top = max(r.max_score for r in results) if results else assignment.max_auto_score
     lines.append(
         f"mean {statistics.mean(scores):.2f}, median {statistics.median(scores):g}, "
-        f"max possible {assignment.max_auto_score:g}; not graded: "
+        f"max possible {top:g}; not graded: "
         f"{sum(1 for r in results if r.error)}; with check errors: "
         f"{sum(1 for r in results if r.check_errors)}"
     )

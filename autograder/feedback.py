@@ -10,31 +10,53 @@ answers are marked as graded by hand.
 from __future__ import annotations
 
 import builtins
+import copy
 import csv
 import html
 import re
 from pathlib import Path
 
+from . import totals
 from .course import Assignment
 from .grader import INTERNAL_ERROR, CheckResult, SubmissionResult, round_score
+from .totals import Total
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:54rem;margin:2rem auto;padding:0 1rem;color:#222}
 h1{font-size:1.5rem} .score{font-size:1.2rem} table{border-collapse:collapse;width:100%}
 td,th{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left;vertical-align:top}
-.pass{color:#0072B2} .fail{color:#D55E00} .hint{color:#555;font-style:italic}
+.pass{color:#0072B2} .fail{color:#D55E00} .hint{color:#555;font-style:italic} .comment{color:#333;background:#f3f7fb}
 pre{background:#f6f6f6;padding:.5rem;white-space:pre-wrap;max-height:20rem;overflow:auto}
 """
 
 
-def feedback_html(assignment: Assignment, r: SubmissionResult) -> str:
+def feedback_html(assignment: Assignment, r: SubmissionResult, total: Total | None = None) -> str:
     e = html.escape
+    total = total or _plain_total(assignment, r)
     rows = []
     for item in r.items:
-        score = "by hand" if item.manual else f"{round_score(item.score):g} / {item.max_score:g}"
+        waiting = item.grade_id in total.pending
+        if item.manual and item.score is None:
+            score = f"{'awaiting manual grading' if waiting else 0} / {item.max_score:g}"
+        else:
+            score = f"{round_score(item.score or 0.0):g} / {item.max_score:g}"
         rows.append(f"<tr><th>{e(item.grade_id)}</th><th>{score}</th></tr>")
         if item.manual:
-            rows.append("<tr><td colspan=2>Written answer: the instructor grades it.</td></tr>")
+            said = (
+                "Written answer: awaiting manual grading by the instructor."
+                if waiting
+                else "Written answer: not graded."
+                if item.score is None
+                else "Written answer, graded by the instructor."
+            )
+            rows.append(f"<tr><td colspan=2>{said}</td></tr>")
+        elif item.grade_id in total.overridden:
+            rows.append("<tr><td colspan=2>Score set by the instructor.</td></tr>")
+        if item.grade_id in total.comments:
+            rows.append(
+                f'<tr><td colspan=2 class="comment">Instructor\'s comment: '
+                f"{e(total.comments[item.grade_id])}</td></tr>"
+            )
         for c in item.checks:
             mark = (
                 '<span class="pass">passed</span>'
@@ -64,7 +86,7 @@ def feedback_html(assignment: Assignment, r: SubmissionResult) -> str:
 <html lang="en"><head><meta charset="utf-8"><title>{e(assignment.name)}: feedback for {e(r.student)}</title>
 <style>{STYLE}</style></head><body>
 <h1>{e(assignment.name)}: feedback for {e(r.student)}</h1>
-<p class="score">Automatic score: <b>{round_score(r.score):g} / {r.max_score:g}</b></p>
+{_score_lines(total)}
 {error}{"<h2>Notes</h2><ul>" + notes + "</ul>" if notes else ""}
 <table>{"".join(rows)}</table>
 {output}
@@ -75,6 +97,30 @@ seen. Warnings and printed output never cost points.</small></p>
 
 
 _NOT_RUN = "not run: an earlier check of this item timed out"
+
+
+def _plain_total(assignment: Assignment, r: SubmissionResult) -> Total:
+    """The total of a result with nothing from the gradebook (no manual grades, no late policy)."""
+    return totals.apply(assignment, [copy.deepcopy(r)])[r.student]
+
+
+def _score_lines(t: Total) -> str:
+    e = html.escape
+    parts = [f'<p class="score">Score: <b>{t.score:g} / {t.max_score:g}</b></p><ul>']
+    parts.append(f"<li>Automatic checks: {t.auto:g} points</li>")
+    if t.manual or t.max_score > t.auto:
+        parts.append(f"<li>Written answers: {t.manual:g} points</li>")
+    if t.pending:
+        parts.append(
+            f"<li class=fail>Awaiting manual grading: {e(', '.join(t.pending))} (this score "
+            "counts them as 0 until the instructor grades them)</li>"
+        )
+    if t.seconds_late > 0 or t.penalty > 0:
+        how = f"{totals.late_words(t.seconds_late)} " if t.seconds_late > 0 else ""
+        parts.append(
+            f"<li class=fail>Submitted {how}late ({e(t.policy)}): {-t.penalty:g} points</li>"
+        )
+    return "".join(parts) + "</ul>"
 
 
 def hidden_check_detail(c: CheckResult) -> str:
@@ -106,10 +152,14 @@ def hidden_check_detail(c: CheckResult) -> str:
 
 
 def write_feedback(
-    directory: Path, assignment: Assignment, results: list[SubmissionResult]
+    directory: Path,
+    assignment: Assignment,
+    results: list[SubmissionResult],
+    totals_by_student: dict[str, Total] | None = None,
 ) -> None:
     """nbgrader's layout: ``<dir>/<student>/<assignment>/<notebook>.html``."""
     for r in results:
+        total = (totals_by_student or {}).get(r.student)
         out = (
             Path(directory)
             / _safe(r.student)
@@ -117,17 +167,29 @@ def write_feedback(
             / f"{assignment.notebook_name}.html"
         )
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(feedback_html(assignment, r), encoding="utf-8", errors="replace")
+        out.write_text(feedback_html(assignment, r, total), encoding="utf-8", errors="replace")
 
 
-def write_csv(path: Path, assignment: Assignment, results: list[SubmissionResult]) -> None:
+def write_csv(
+    path: Path,
+    assignment: Assignment,
+    results: list[SubmissionResult],
+    totals_by_student: dict[str, Total] | None = None,
+) -> None:
+    """One row per student: the total after the late penalty (``score``, what nbgrader export
+    calls score), the whole maximum, its parts, the written answers still awaiting manual
+    grading, and each item's points (empty: awaiting manual grading)."""
     items = list(assignment.items.values())
     with open(path, "w", newline="", encoding="utf-8", errors="replace") as f:
         w = csv.writer(f)
         w.writerow(
-            ["student", "assignment", "score", "max_score", "error"] + [i.grade_id for i in items]
+            ["student", "assignment", "score", "max_score", "error"]
+            + ["auto_score", "manual_score", "late_penalty", "seconds_late"]
+            + ["awaiting_manual_grading"]
+            + [i.grade_id for i in items]
         )
         for r in results:
+            t = (totals_by_student or {}).get(r.student) or _plain_total(assignment, r)
             by_id = {i.grade_id: i for i in r.items}
             why = r.error or (
                 f"{r.check_errors} checks could not be graded (check error)"
@@ -135,7 +197,9 @@ def write_csv(path: Path, assignment: Assignment, results: list[SubmissionResult
                 else ""
             )
             w.writerow(
-                [_cell(r.student), assignment.name, round_score(r.score), r.max_score, _cell(why)]
+                [_cell(r.student), assignment.name, t.score, t.max_score, _cell(why)]
+                + [t.auto, t.manual, t.penalty, round(t.seconds_late)]
+                + [" ".join(t.pending)]
                 + [
                     "" if by_id[i.grade_id].score is None else round_score(by_id[i.grade_id].score)
                     for i in items

@@ -76,6 +76,15 @@ RETRIES = 8
 
 
 @dataclass
+class ManualGrade:
+    """What formgrader stores for one grade cell of one submission."""
+
+    score: float | None  # manual_score: None until graded by hand
+    extra_credit: float = 0.0
+    comment: str = ""
+
+
+@dataclass
 class Stored:
     """What the gradebook remembers of one graded submission."""
 
@@ -135,6 +144,7 @@ class GradebookWriter:
         self.notebook_id = notebook.id
         self.grade_cells = {c.name: c.id for c in notebook.grade_cells}
         self.solution_cells = [c.id for c in notebook.solution_cells]
+        self._solution_names = {c.id: c.name for c in notebook.solution_cells}
         self.students = {s for (s,) in gb.db.query(api.Student.id)}
         t_grade = api.Grade.__table__
         self._update_grade = (
@@ -173,12 +183,20 @@ class GradebookWriter:
         return rows
 
     # -- writing ------------------------------------------------------------------------------
-    def record(self, result: SubmissionResult, notebook_sha256: str = "", forced: bool = False):
+    def record(
+        self,
+        result: SubmissionResult,
+        notebook_sha256: str = "",
+        forced: bool = False,
+        timestamp: datetime | None = None,
+    ):
         """Write one submission's scores, result and audit row in one transaction; retried
         when a concurrent writer got there first. Returns the audit reason, or None when the
-        score and the checks version are unchanged."""
+        score and the checks version are unchanged. ``timestamp`` (naive UTC, from the
+        submission's ``timestamp.txt``) goes into nbgrader's ``SubmittedAssignment.timestamp``:
+        formgrader lists a submission as autograded only when the two agree."""
         return _retry(
-            lambda: self._record(result, notebook_sha256, forced),
+            lambda: self._record(result, notebook_sha256, forced, timestamp),
             rollback=self._rollback,
             what=f"record {result.student}",
         )
@@ -188,11 +206,13 @@ class GradebookWriter:
         self.students = {s for (s,) in self.gb.db.query(self.api.Student.id)}
         self.gb.db.rollback()
 
-    def _record(self, result: SubmissionResult, sha: str, forced: bool) -> str | None:
+    def _record(
+        self, result: SubmissionResult, sha: str, forced: bool, timestamp: datetime | None
+    ) -> str | None:
         db, api = self.gb.db, self.api
         if result.student not in self.students:
             db.execute(api.Student.__table__.insert().values(id=result.student))
-        rows = self._grades(result.student)
+        rows = self._grades(result.student, timestamp)
         updates = []
         for item in result.items:
             if item.grade_id not in rows:
@@ -264,7 +284,9 @@ class GradebookWriter:
             )
         return reason
 
-    def _grades(self, student: str) -> dict[str, tuple[str, float | None]]:
+    def _grades(
+        self, student: str, timestamp: datetime | None = None
+    ) -> dict[str, tuple[str, float | None]]:
         """``{cell name: (grade id, manual score)}`` of the student's submission, which is created
         first when missing, with the rows nbgrader's ``Gradebook.add_submission`` creates."""
         db, api = self.gb.db, self.api
@@ -282,7 +304,12 @@ class GradebookWriter:
         if sn_id is None:
             sa_id, sn_id = api.new_uuid(), api.new_uuid()
             db.execute(
-                t_sa.insert().values(id=sa_id, assignment_id=self.assignment_id, student_id=student)
+                t_sa.insert().values(
+                    id=sa_id,
+                    assignment_id=self.assignment_id,
+                    student_id=student,
+                    timestamp=timestamp,
+                )
             )
             db.execute(
                 t_sn.insert().values(
@@ -304,6 +331,15 @@ class GradebookWriter:
                         for cid in self.solution_cells
                     ],
                 )
+        elif timestamp is not None:  # formgrader compares it with submitted/'s timestamp.txt
+            db.execute(
+                t_sa.update()
+                .where(
+                    t_sa.c.assignment_id == self.assignment_id,
+                    t_sa.c.student_id == student,
+                )
+                .values(timestamp=timestamp)
+            )
         names = {cid: name for name, cid in self.grade_cells.items()}
         rows = db.execute(
             sa.select(t_grade.c.id, t_grade.c.cell_id, t_grade.c.manual_score).where(
@@ -311,6 +347,93 @@ class GradebookWriter:
             )
         )
         return {names[cid]: (gid, ms) for gid, cid, ms in rows if cid in names}
+
+    # -- what formgrader added -----------------------------------------------------------------
+    def manual_grades(self) -> dict[str, dict[str, ManualGrade]]:
+        """``{student: {cell name: ManualGrade}}``: what the instructor entered in formgrader
+        (a manual score, which overrides an automatic one as in nbgrader, extra credit, the
+        comment), for every grade cell where any of them is set."""
+        api, db = self.api, self.gb.db
+        t_sa, t_sn = api.SubmittedAssignment.__table__, api.SubmittedNotebook.__table__
+        t_grade, t_comment = api.Grade.__table__, api.Comment.__table__
+        ours = (t_sa.c.assignment_id == self.assignment_id) & (
+            t_sn.c.notebook_id == self.notebook_id
+        )
+        grade_names = {cid: name for name, cid in self.grade_cells.items()}
+        grades = (
+            sa.select(t_sa.c.student_id, t_grade.c.cell_id, t_grade.c.manual_score)
+            .add_columns(t_grade.c.extra_credit)
+            .join(t_sn, t_sn.c.id == t_grade.c.notebook_id)
+            .join(t_sa, t_sa.c.id == t_sn.c.assignment_id)
+            .where(ours)
+        )
+        out: dict[str, dict[str, ManualGrade]] = {}
+        for student, cid, score, extra in db.execute(grades):
+            if cid in grade_names and (score is not None or extra):
+                out.setdefault(student, {})[grade_names[cid]] = ManualGrade(score, extra or 0.0)
+        comments = (
+            sa.select(t_sa.c.student_id, t_comment.c.cell_id, t_comment.c.manual_comment)
+            .join(t_sn, t_sn.c.id == t_comment.c.notebook_id)
+            .join(t_sa, t_sa.c.id == t_sn.c.assignment_id)
+            .where(ours)
+        )
+        for student, cid, text in db.execute(comments):
+            if text and cid in self._solution_names:
+                mine = out.setdefault(student, {})
+                mine.setdefault(self._solution_names[cid], ManualGrade(None)).comment = text
+        db.rollback()
+        return out
+
+    def timestamps(self) -> dict[str, datetime | None]:
+        """Each submission's time as the gradebook has it (naive UTC)."""
+        t_sa = self.api.SubmittedAssignment.__table__
+        rows = self.gb.db.execute(
+            sa.select(t_sa.c.student_id, t_sa.c.timestamp).where(
+                t_sa.c.assignment_id == self.assignment_id
+            )
+        )
+        out = dict(rows.all())
+        self.gb.db.rollback()
+        return out
+
+    def penalties(self) -> dict[str, float]:
+        """Each submission's late penalty as the gradebook has it (0 when none)."""
+        t_sa = self.api.SubmittedAssignment.__table__
+        t_sn = self.api.SubmittedNotebook.__table__
+        rows = self.gb.db.execute(
+            sa.select(t_sa.c.student_id, t_sn.c.late_submission_penalty)
+            .join(t_sn, t_sn.c.assignment_id == t_sa.c.id)
+            .where(
+                t_sa.c.assignment_id == self.assignment_id, t_sn.c.notebook_id == self.notebook_id
+            )
+        )
+        out = {student: penalty or 0.0 for student, penalty in rows}
+        self.gb.db.rollback()
+        return out
+
+    def write_late(self, due: datetime | None, penalties: dict[str, float]) -> None:
+        """The due date into nbgrader's ``Assignment.duedate`` and each submission's penalty into
+        ``SubmittedNotebook.late_submission_penalty`` (what ``nbgrader export`` subtracts)."""
+        api = self.api
+        t_a, t_sa = api.Assignment.__table__, api.SubmittedAssignment.__table__
+        t_sn = api.SubmittedNotebook.__table__
+
+        def write() -> None:
+            db = self.gb.db
+            if due is not None:  # none given: keep one set in formgrader
+                db.execute(t_a.update().where(t_a.c.id == self.assignment_id).values(duedate=due))
+            for student, penalty in penalties.items():
+                sa_ids = sa.select(t_sa.c.id).where(
+                    t_sa.c.assignment_id == self.assignment_id, t_sa.c.student_id == student
+                )
+                db.execute(
+                    t_sn.update()
+                    .where(t_sn.c.assignment_id.in_(sa_ids), t_sn.c.notebook_id == self.notebook_id)
+                    .values(late_submission_penalty=penalty or None)
+                )
+            db.commit()
+
+        _retry(write, rollback=self.gb.db.rollback, what="record late penalties")
 
     def close(self) -> None:
         try:

@@ -9,14 +9,19 @@ instructor. No JavaScript and no external files, so it can be mailed or archived
 
 from __future__ import annotations
 
+import copy
 import html
 import math
 import statistics
 from collections import Counter
 from pathlib import Path
 
+from . import totals
 from .course import Assignment
+from .formgrader import attempted
 from .grader import SubmissionResult, round_score
+from .similarity import SECTION_STYLE, report_section
+from .totals import Total
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
@@ -29,14 +34,34 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 """
 
 
-def report_html(assignment: Assignment, results: list[SubmissionResult]) -> str:
+def report_html(
+    assignment: Assignment,
+    results: list[SubmissionResult],
+    totals_by_student: dict[str, Total] | None = None,
+    attempts: dict[str, dict[str, bool] | None] | None = None,
+) -> str:
+    """``totals_by_student``: the course's totals (:mod:`autograder.totals`; default: automatic
+    points only, written answers awaiting grading); ``attempts``: per student, which items'
+    answer cells differ from the released stub (default: read from each result's notebook)."""
     e = html.escape
     n = len(results)
-    scores = [round_score(r.score) for r in results]
-    max_score = assignment.max_auto_score
+    if totals_by_student is None:
+        results = copy.deepcopy(results)
+        totals_by_student = totals.apply(assignment, results)
+    if attempts is None:
+        attempts = {r.student: None if r.error else attempted(assignment, r.path) for r in results}
+    tots = [totals_by_student[r.student] for r in results]
+    scores = [t.score for t in tots]
+    max_score = totals.max_score(assignment)
+    late = [t for t in tots if t.seconds_late > 0 or t.penalty > 0]
+    pending = sum(1 for t in tots if t.pending)
     parts = [
         f"<h1>{e(assignment.name)}: grading report</h1>",
-        f"<p>{n} submissions; automatic points out of {max_score:g}. "
+        f"<p>{n} submissions; points out of {max_score:g} "
+        f"({assignment.max_auto_score:g} automatic, "
+        f"{max_score - assignment.max_auto_score:g} written answers graded by hand). "
+        f"Awaiting manual grading: {pending:d} submissions. "
+        f"Late: {len(late):d} (penalties {sum(t.penalty for t in late):g} points in all). "
         f"Mean {_mean(scores):.2f}, median {_median(scores):g}, "
         f"full marks {sum(1 for s in scores if s >= max_score):d}, "
         f"zero {sum(1 for s in scores if s <= 0):d}, "
@@ -47,25 +72,33 @@ def report_html(assignment: Assignment, results: list[SubmissionResult]) -> str:
         "<h2>Score distribution</h2>",
         _histogram_svg(scores, max_score),
         "<h2>Items</h2>",
-        _items_table(assignment, results),
+        _items_table(assignment, results, attempts),
         "<h2>Most common mistakes</h2>",
-        _mistakes_table(results),
+        _mistakes_table(results, attempts),
         "<h2>Submissions that could not be graded</h2>",
         _errors_table(results),
         "<h2>Grading time per submission</h2>",
         _timing(results),
+        "<h2>Similar submissions</h2>",
+        report_section(assignment, results),
     ]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{e(assignment.name)}: grading report</title><style>{STYLE}</style></head>"
+        f"<title>{e(assignment.name)}: grading report</title><style>{STYLE}{SECTION_STYLE}</style></head>"
         f"<body>{''.join(parts)}</body></html>\n"
     )
 
 
-def write_report(path: Path, assignment: Assignment, results: list[SubmissionResult]) -> None:
+def write_report(
+    path: Path,
+    assignment: Assignment,
+    results: list[SubmissionResult],
+    totals_by_student: dict[str, Total] | None = None,
+) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(report_html(assignment, results), encoding="utf-8", errors="replace")
+    page = report_html(assignment, results, totals_by_student)
+    path.write_text(page, encoding="utf-8", errors="replace")
 
 
 # -- sections -----------------------------------------------------------------------------------
@@ -116,63 +149,99 @@ def _histogram_svg(scores: list[float], max_score: float, bins: int = 20) -> str
     return "".join(out)
 
 
-def _items_table(assignment: Assignment, results: list[SubmissionResult]) -> str:
+def _items_table(
+    assignment: Assignment, results: list[SubmissionResult], attempts: dict | None = None
+) -> str:
     e = html.escape
+    attempts = attempts or {}
     rows = []
-    totals = [r.score for r in results]
+    overall = [r.score for r in results]
     for gid, item in assignment.items.items():
         if item.manual:
+            marks = [i.score for r in results for i in r.items if i.grade_id == gid and not r.error]
+            graded = [m for m in marks if m is not None]
+            mean = f"{_mean(graded) / item.points:.0%}" if graded and item.points else ""
             rows.append(
-                f"<tr><td>{e(gid)}</td><td class=n>{item.points:g}</td>"
-                "<td colspan=4>written answer: graded by hand in formgrader</td></tr>"
+                f"<tr><td>{e(gid)}</td><td class=n>{item.points:g}</td><td class=n>{mean}</td>"
+                f"<td colspan=5>written answer, graded by hand in formgrader: {len(graded)} "
+                f"graded, {len(marks) - len(graded)} awaiting manual grading</td></tr>"
             )
             continue
         got = [_item_score(r, gid) for r in results]
         frac = [g / item.points for g in got] if item.points else [0.0 for _ in got]
-        rest = [t - g for t, g in zip(totals, got, strict=True)]
+        rest = [t - g for t, g in zip(overall, got, strict=True)]
         disc = _correlation(got, rest)
+        tried = [_tried(attempts, r, gid) for r in results]
+        untouched = sum(1 for t in tried if t is False)
+        wrong = sum(1 for t, f in zip(tried, frac, strict=True) if t is not False and f < 1)
+        share = max(len(frac), 1)
         rows.append(
             f"<tr><td>{e(gid)}</td><td class=n>{item.points:g}</td>"
             f"<td class=n>{_mean(frac):.0%}</td>"
-            f"<td class=n>{sum(1 for f in frac if f >= 1) / max(len(frac), 1):.0%}</td>"
-            f"<td class=n>{sum(1 for f in frac if f <= 0) / max(len(frac), 1):.0%}</td>"
+            f"<td class=n>{sum(1 for f in frac if f >= 1) / share:.0%}</td>"
+            f"<td class=n>{sum(1 for f in frac if f <= 0) / share:.0%}</td>"
+            f"<td class=n>{untouched}</td><td class=n>{wrong}</td>"
             f"<td class=n>{'' if disc is None else f'{disc:.2f}'}</td></tr>"
         )
     return (
-        "<table><caption>Mean: average fraction of the item's points. Separation: correlation "
-        "between the item's score and the rest of the score (near 0: the item does not follow "
-        "overall ability; negative: look at the item).</caption>"
+        "<table><caption>Mean: average fraction of the item's points. Not attempted: the answer "
+        "cells are the released stub, unchanged (or missing); attempted, not full marks: the "
+        "students who tried and lost points. Separation: correlation between the item's score "
+        "and the rest of the score (near 0: the item does not follow overall ability; negative: "
+        "look at the item).</caption>"
         "<tr><th>item</th><th class=n>points</th><th class=n>mean</th>"
-        "<th class=n>full marks</th><th class=n>zero</th><th class=n>separation</th></tr>"
+        "<th class=n>full marks</th><th class=n>zero</th><th class=n>not attempted</th>"
+        "<th class=n>attempted, not full marks</th><th class=n>separation</th></tr>"
         + "".join(rows)
         + "</table>"
     )
 
 
-def _mistakes_table(results: list[SubmissionResult], top: int = 20) -> str:
+def _tried(attempts: dict, r: SubmissionResult, gid: str) -> bool | None:
+    """Whether the student changed the item's answer cells (None: not known, counted as tried)."""
+    if r.error:
+        return False
+    known = attempts.get(r.student)
+    return None if known is None else known.get(gid)
+
+
+def _mistakes_table(
+    results: list[SubmissionResult], attempts: dict | None = None, top: int = 20
+) -> str:
+    """The mistakes to re-teach: failing checks among the students who attempted the item (an
+    untouched stub fails every check and says nothing), counted once per student, with the
+    hints the checks recognised; mistakes with a recognised hint first at equal counts."""
     e = html.escape
+    attempts = attempts or {}
     counts: Counter = Counter()
+    tried: Counter = Counter()
     for r in results:
         if r.error:
             continue
         for item in r.items:
+            if item.manual or _tried(attempts, r, item.grade_id) is False:
+                continue
+            tried[item.grade_id] += 1
+            seen = set()
             for c in item.checks:
                 if not c.passed and c.status != "error":
-                    counts[(item.grade_id, c.title, c.hidden, c.hint or "")] += 1
+                    seen.add((item.grade_id, c.title, c.hidden, c.hint or ""))
+            counts.update(seen)
     if not counts:
-        return "<p>No check failed.</p>"
-    n = len(results)
+        return "<p>No check failed on an attempted answer.</p>"
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], not kv[0][3], kv[0]))[:top]
     rows = [
         f"<tr><td>{e(gid)}</td><td>{e(title)}{' (hidden)' if hidden else ''}"
-        f"{f'<br><span class=hint>{e(hint)}</span>' if hint else ''}</td>"
-        f"<td class=n>{k}</td><td class=n>{k / n:.0%}</td></tr>"
-        for (gid, title, hidden, hint), k in counts.most_common(top)
+        f"{f'<br><span class=hint>Hint: {e(hint)}</span>' if hint else ''}</td>"
+        f"<td class=n>{k}</td><td class=n>{k / max(tried[gid], 1):.0%}</td></tr>"
+        for (gid, title, hidden, hint), k in ranked
     ]
     return (
-        "<table><caption>Failing checks, most frequent first; the hint is the known mistake "
-        "the check recognised in the output.</caption>"
-        "<tr><th>item</th><th>check and recognised mistake</th><th class=n>submissions</th>"
-        "<th class=n>share</th></tr>" + "".join(rows) + "</table>"
+        "<table><caption>Failing checks among the students who attempted the item, most "
+        "frequent first; the hint is the known mistake the check recognised in the output. "
+        "Untouched stubs are counted apart (Items: not attempted).</caption>"
+        "<tr><th>item</th><th>check and recognised mistake</th><th class=n>students</th>"
+        "<th class=n>share of attempts</th></tr>" + "".join(rows) + "</table>"
     )
 
 

@@ -115,8 +115,10 @@ def test_scores_are_rounded_once_to_two_decimals_everywhere(assignment, tmp_path
     path = tmp_path / "g.csv"
     write_csv(path, assignment, [raw])
     row = list(csv.reader(path.open()))[1]
-    assert row[2:4] == ["2.66", "6.0"] and row[5:8] == ["1.33", "1.0", "0.33"]
-    assert "2.66 / 6" in feedback_html(assignment, raw)
+    # one total: the maximum counts the written answer (1 point), awaiting manual grading
+    assert row[2:4] == ["2.66", "7.0"] and row[10:13] == ["1.33", "1.0", "0.33"]
+    assert row[5:10] == ["2.66", "0.0", "0.0", "0", "q_why"]
+    assert "2.66 / 7" in feedback_html(assignment, raw)
     assert "2.66 / 6" in summary_table(assignment, [raw], 1.0, "x")
     url = f"sqlite:///{tmp_path}/gb.db"
     with GradebookWriter(url, assignment) as w:
@@ -165,3 +167,40 @@ def test_the_checks_version_changes_with_a_check_module(tmp_path):
     probes = course / "tiny_checks" / "t1_tiny" / "probes.py"
     probes.write_text(probes.read_text() + "\n# a fix\n")
     assert Course.load(course).assignment(A).checks_version != before
+
+
+def test_manual_grades_timestamps_and_late_penalties_round_trip(assignment, tmp_path):
+    """What formgrader saves (manual score, extra credit, comment) is read back per student; the
+    submission time and the late penalty land in nbgrader's own fields (export subtracts it)."""
+    from datetime import datetime
+
+    from nbgrader.api import Gradebook
+
+    url = f"sqlite:///{tmp_path}/gb.db"
+    when = datetime(2026, 10, 3, 2, 0)
+    with GradebookWriter(url, assignment) as w:
+        w.record(result(assignment, "ann", {"add": 2.0, "row_means": 3.0, "counter": 1.0}))
+        w.record(
+            result(assignment, "ben", {"add": 0, "row_means": 3.0, "counter": 1.0}), "", False, when
+        )
+        assert w.manual_grades() == {}
+    with Gradebook(url) as gb:
+        gb.find_grade("q_why", A, A, "ann").manual_score = 1.0
+        gb.find_grade("add", A, A, "ben").extra_credit = 0.5
+        gb.find_comment("q_why", A, A, "ann").manual_comment = "good"
+        gb.db.commit()
+    with GradebookWriter(url, assignment) as w:
+        got = w.manual_grades()
+        assert (got["ann"]["q_why"].score, got["ann"]["q_why"].comment) == (1.0, "good")
+        assert got["ben"]["add"].score is None and got["ben"]["add"].extra_credit == 0.5
+        assert w.timestamps() == {"ann": None, "ben": when}
+        w.write_late(datetime(2026, 10, 1, 12, 0), {"ben": 1.4, "ann": 0.0})
+        assert w.penalties() == {"ann": 0.0, "ben": 1.4}
+        # a regrade keeps the manual grade and the time
+        w.record(result(assignment, "ann", {"add": 2.0, "row_means": 3.0, "counter": 1.0}))
+        assert w.manual_grades()["ann"]["q_why"].score == 1.0
+    with Gradebook(url) as gb:
+        ben = gb.find_submission(A, "ben")
+        assert ben.timestamp == when and ben.late_submission_penalty == 1.4
+        assert ben.total_seconds_late == 38 * 3600
+        assert gb.find_submission(A, "ann").score == 7.0

@@ -540,7 +540,9 @@ def test_cli_writes_json_gradebook_feedback_csv(course, solution, tmp_path):
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["assignment"] == A
     by = {s["student"]: s for s in data["submissions"]}
-    assert by["ann"]["score"] == FULL and by["ann"]["max_score"] == FULL
+    # one total: the maximum includes the written answer (1 point), awaiting manual grading
+    assert by["ann"]["score"] == FULL and by["ann"]["max_score"] == FULL + 1
+    assert by["ann"]["awaiting_manual_grading"] == ["q_why"]
     assert by["ben"]["score"] == FULL - 2
     item = next(i for i in by["ben"]["items"] if i["grade_id"] == "add")
     assert set(item) >= {"grade_id", "score", "max_score", "message"} and item["score"] == 0
@@ -560,7 +562,7 @@ def test_cli_writes_json_gradebook_feedback_csv(course, solution, tmp_path):
             assert line.strip() not in html
     rows = (tmp_path / "g.csv").read_text().splitlines()
     assert rows[0].startswith("student,assignment,score,max_score")
-    assert any(r.startswith("ben,t1_tiny,4.0,6.0") for r in rows)
+    assert any(r.startswith("ben,t1_tiny,4.0,7.0") for r in rows)
 
 
 def test_fallback_without_namespaces_still_grades(assignment, solution, tmp_path):
