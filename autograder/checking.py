@@ -36,8 +36,10 @@ __all__ = [
     "expect",
     "expect_close",
     "expect_equal",
+    "fmt_pair",
     "one_torch_thread",
     "seed_for",
+    "shape_error_hint",
 ]
 
 
@@ -179,7 +181,7 @@ def expect_close(
         return
     if callable(mistakes):
         mistakes = mistakes()
-    hint = _match_mistake(a, mistakes, rtol, atol) or hint
+    hint = _match_mistake(a, e, mistakes, rtol, atol) or hint
     _expect_shape(a, e, what, hint)
     finite_a, finite_e = np.isfinite(a), np.isfinite(e)
     if not np.array_equal(finite_a, finite_e):
@@ -198,9 +200,10 @@ def expect_close(
     worst = np.unravel_index(int(np.argmax(np.where(err > tol, rel, -1.0))), a.shape)
     idx = tuple(int(i) for i in worst)
     bad = int(np.count_nonzero(err > tol))
+    got, want = fmt_pair(float(a[worst]), float(e[worst]))
     raise CheckFailure(
         f"{what}: {bad} of {a.size} values differ; largest relative error "
-        f"{float(rel[worst]):.3g} at index {idx}: got {a[worst]:.6g}, expected {e[worst]:.6g}. "
+        f"{float(rel[worst]):.3g} at index {idx}: got {got}, expected {want}. "
         f"Expected values lie in [{np.nanmin(e):.4g}, {np.nanmax(e):.4g}].",
         hint,
     )
@@ -212,6 +215,44 @@ def close(actual: Any, expected: Any, what: str, hint: str | None = None, **kw: 
         expect_close(actual, expected, what, **kw)
     except CheckFailure as err:
         raise CheckFailure(err.message, err.hint or hint) from None
+
+
+#: What NumPy and PyTorch say when arrays of incompatible shapes meet (lower case). A ValueError
+#: the student raises on purpose ("x must have shape (N, D)") matches none of them.
+LIBRARY_SHAPE_ERRORS = (
+    "could not be broadcast",
+    "could not broadcast",
+    "not aligned",
+    "mismatch in its core dimension",
+    "cannot reshape array",
+    "must match the size of tensor",
+    "shapes cannot be multiplied",
+    "shape mismatch",
+    "doesn't match the broadcast shape",
+    "invalid for input of size",
+    "is out of bounds for axis",
+    "too many indices for array",
+)
+
+
+def shape_error_hint(kind: str, message: str) -> str | None:
+    """The shape-mismatch hint, for an exception NumPy or PyTorch raised on mismatched shapes."""
+    text = message.lower()
+    if kind in ("ValueError", "IndexError", "RuntimeError") and any(
+        pattern in text for pattern in LIBRARY_SHAPE_ERRORS
+    ):
+        return "a shape mismatch: print the shapes of your intermediate arrays"
+    return None
+
+
+def fmt_pair(got: float, expected: float, digits: int = 6) -> tuple[str, str]:
+    """``got`` and ``expected`` with at least ``digits`` significant digits, and as many more as
+    it takes for two different numbers to print differently (at most 17, which is exact)."""
+    for d in range(digits, 18):
+        a, e = f"{got:.{d}g}", f"{expected:.{d}g}"
+        if a != e or got == expected:
+            return a, e
+    return repr(got), repr(expected)
 
 
 def describe(x: Any) -> str:
@@ -272,12 +313,18 @@ def _expect_shape(a: np.ndarray, e: np.ndarray, what: str, hint: str | None = No
     raise CheckFailure(f"{what}: shape {a.shape}, expected {e.shape}", hint)
 
 
-def _match_mistake(a: np.ndarray, mistakes, rtol: float, atol: float) -> str | None:
+def _match_mistake(a: np.ndarray, e: np.ndarray, mistakes, rtol: float, atol: float) -> str | None:
+    """The first mistake whose output ``a`` matches, among those that differ from the expected
+    ``e`` on these inputs (one that does not, e.g. clipping data that lies inside the range,
+    would name a near miss after a mistake the student did not make)."""
+    tol = max(rtol, 1e-6)
     for description, output in (mistakes or {}).items():
         m = np.asarray(output, dtype=np.float64)
-        if m.shape == a.shape and np.allclose(
-            a, m, rtol=max(rtol, 1e-6), atol=atol, equal_nan=True
-        ):
+        if m.shape != a.shape:
+            continue
+        if m.shape == e.shape and np.allclose(m, e, rtol=tol, atol=atol, equal_nan=True):
+            continue
+        if np.allclose(a, m, rtol=tol, atol=atol, equal_nan=True):
             return description
     return None
 

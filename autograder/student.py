@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from . import wire
-from .checking import CheckError, CheckFailure
+from .checking import CheckError, CheckFailure, shape_error_hint
 from .endpoint import PROBES, Endpoint
 
 __all__ = ["LocalStudent", "MalformedReply", "Remote", "Student", "StudentError"]
@@ -35,8 +35,7 @@ class StudentError(CheckFailure):
             where = error.get("where") or []
             at = f" (at {where[-1]})" if where else ""
             text = f"{what} raised {kind}: {message}{at}"
-            if kind in ("ValueError", "IndexError") and "shape" in message:
-                hint = "a shape mismatch: print the shapes of your intermediate arrays"
+            hint = shape_error_hint(kind, message)
         super().__init__(text, hint)
         self.error = error
 

@@ -16,6 +16,7 @@ MUTANTS = [
         V,
         "            self.grad += out.grad\n            other.grad += out.grad",
         "            self.grad += 1.0\n            other.grad += 1.0",
+        hint="the gradient was not multiplied by out.grad",
     ),
     Mutant(
         "value_ops",
@@ -23,6 +24,7 @@ MUTANTS = [
         V,
         "self.grad += other.data * out.grad",
         "self.grad += self.data * out.grad",
+        hint="a got its own value; d(a * b)/da is b",
     ),
     Mutant(
         "value_ops",
@@ -32,6 +34,7 @@ MUTANTS = [
         "            other.grad += self.data * out.grad",
         "            self.grad = other.data * out.grad\n"
         "            other.grad = self.data * out.grad",
+        hint="a node used twice must receive both contributions: accumulat",
     ),
     Mutant(
         "value_ops",
@@ -39,6 +42,7 @@ MUTANTS = [
         V,
         "self.grad += p * self.data ** (p - 1.0) * out.grad",
         "self.grad += self.data ** (p - 1.0) * out.grad",
+        hint="the gradient misses the factor p of p * a ** (p - 1)",
     ),
     Mutant(
         "value_ops",
@@ -46,6 +50,7 @@ MUTANTS = [
         V,
         "self.grad += (1.0 - t * t) * out.grad",
         "self.grad += (1.0 - self.data * self.data) * out.grad",
+        hint="used 1 - a**2 with the input a; the derivative is 1 - tanh(a",
     ),
     Mutant(
         "value_ops",
@@ -54,6 +59,7 @@ MUTANTS = [
         "        e = math.exp(-abs(self.data))\n"
         "        s = 1.0 / (1.0 + e) if self.data >= 0 else e / (1.0 + e)",
         "        s = 1.0 / (1.0 + math.exp(-self.data))",
+        hint="math.exp of a large number overflows: exponentiate only -|a|",
     ),
     Mutant(
         "value_ops",
@@ -61,6 +67,7 @@ MUTANTS = [
         V,
         "self.grad += s * (1.0 - s) * out.grad",
         "self.grad += self.data * (1.0 - self.data) * out.grad",
+        hint="used a * (1 - a) with the input a instead of sigmoid(a)",
     ),
     Mutant(
         "value_ops",
@@ -83,6 +90,7 @@ MUTANTS = [
         V,
         "self.grad += out.grad / self.data",
         "self.grad += out.grad * self.data",
+        hint="used a instead of 1 / a",
     ),
     Mutant(
         "value_ops",
@@ -90,6 +98,7 @@ MUTANTS = [
         V,
         "self.grad += out.data * out.grad",
         "self.grad += self.data * out.grad",
+        hint="the local gradient of exp is exp(a), not a",
     ),
     Mutant(
         "value_ops",
@@ -112,6 +121,10 @@ MUTANTS = [
         V,
         "        for node in reversed(order):\n            node._backward()",
         "        for node in order:\n            node._backward()",
+        hint=(
+            "only the last node passed its gradient on: call every node's",
+            "the _backward closures ran in topological order, not in reve",
+        ),
     ),
     Mutant(
         "value_backward",
@@ -119,6 +132,10 @@ MUTANTS = [
         V,
         "        self.grad = 1.0\n        for node in reversed(order):",
         "        for node in reversed(order):",
+        hint=(
+            "all gradients are 0: set self.grad = 1.0 on the node backwar",
+            "all gradients are 0: set self.grad = 1.0 on the root",
+        ),
     ),
     Mutant(
         "value_backward",
@@ -127,6 +144,7 @@ MUTANTS = [
         "        self.grad = 1.0\n        for node in reversed(order):",
         "        for node in order:\n            node.grad = 0.0\n"
         "        self.grad = 1.0\n        for node in reversed(order):",
+        hint="backward() reset the leaves' gradients: only the root's grad",
     ),
     Mutant(
         "value_backward",
@@ -156,6 +174,7 @@ MUTANTS = [
         "                order.append(node)\n"
         "\n"
         "        build(self)\n",
+        hint="the graph is deeper than Python's recursion limit: build the",
     ),
     Mutant(
         "value_backward",
@@ -187,6 +206,7 @@ MUTANTS = [
         "                    queue.append(child)\n"
         "        self.grad = 1.0\n"
         "        for node in order:\n",
+        hint="a breadth-first order from the root is not a topological ord",
     ),
     # -- linear ------------------------------------------------------------------------------------
     Mutant(
@@ -195,9 +215,15 @@ MUTANTS = [
         "linear_answer",
         "dx = (dout @ w).reshape(x.shape)",
         "dx = dout @ w",
+        hint="dx must have the shape of the original x: reshape it back",
     ),
     Mutant(
-        "linear", "transposed dw", "linear_answer", "dw = dout.T @ x_flat", "dw = x_flat.T @ dout"
+        "linear",
+        "transposed dw",
+        "linear_answer",
+        "dw = dout.T @ x_flat",
+        "dw = x_flat.T @ dout",
+        hint="the shape is transposed",
     ),
     Mutant(
         "linear",
@@ -205,9 +231,15 @@ MUTANTS = [
         "linear_answer",
         "db = dout.sum(axis=0)",
         "db = dout.mean(axis=0)",
+        hint="db was averaged over the batch instead of summed",
     ),
     Mutant(
-        "linear", "bias forgotten", "linear_answer", "out = x_flat @ w.T + b", "out = x_flat @ w.T"
+        "linear",
+        "bias forgotten",
+        "linear_answer",
+        "out = x_flat @ w.T + b",
+        "out = x_flat @ w.T",
+        hint="the bias is missing",
     ),
     Mutant(
         "linear",
@@ -215,10 +247,16 @@ MUTANTS = [
         "linear_answer",
         "    x_flat = x.reshape(x.shape[0], -1)\n    out = x_flat @ w.T + b",
         "    x_flat = x\n    out = x_flat @ w.T + b",
+        hint="a shape mismatch",  # NumPy's own error: the shapes do not fit
     ),
     # -- relu --------------------------------------------------------------------------------------
     Mutant(
-        "relu", "relu'(0) = 1", "relu_answer", "return dout * (x > 0)", "return dout * (x >= 0)"
+        "relu",
+        "relu'(0) = 1",
+        "relu_answer",
+        "return dout * (x > 0)",
+        "return dout * (x >= 0)",
+        hint="at exactly x = 0 the gradient must be 0 (as in PyTorch), not",
     ),
     Mutant(
         "relu",
@@ -226,6 +264,7 @@ MUTANTS = [
         "relu_answer",
         "return dout * (x > 0)",
         "return (x > 0).astype(np.float64)",
+        hint="returned the mask (x > 0) without multiplying it by dout",
     ),
     Mutant(
         "relu",
@@ -233,6 +272,7 @@ MUTANTS = [
         "relu_answer",
         "return dout * (x > 0)",
         "return dout * np.maximum(x, 0.0)",
+        hint="multiplied dout by the output max(0, x) instead of by the ma",
     ),
     Mutant(
         "relu",
@@ -248,6 +288,7 @@ MUTANTS = [
         "leaky_relu_answer",
         "return np.where(x > 0, dout, negative_slope * dout)",
         "return np.where(x > 0, negative_slope * dout, dout)",
+        hint="the slope was applied to the positive inputs instead of the ",
     ),
     Mutant(
         "leaky_relu",
@@ -255,6 +296,7 @@ MUTANTS = [
         "leaky_relu_answer",
         "return np.where(x > 0, dout, negative_slope * dout)",
         "return np.where(x >= 0, dout, negative_slope * dout)",
+        hint="at exactly x = 0 PyTorch uses the slope negative_slope, not ",
     ),
     Mutant(
         "leaky_relu",
@@ -262,6 +304,7 @@ MUTANTS = [
         "leaky_relu_answer",
         "    x, negative_slope = cache\n",
         "    x, _ = cache\n    negative_slope = 0.01\n",
+        hint="used the default slope 0.01 instead of the negative_slope pa",
     ),
     Mutant(
         "leaky_relu",
@@ -269,6 +312,7 @@ MUTANTS = [
         "leaky_relu_answer",
         "out = np.where(x > 0, x, negative_slope * x)",
         "out = np.where(x > 0, negative_slope * x, x)",
+        hint="the slope was applied to the positive inputs",
     ),
     Mutant(
         "leaky_relu",
@@ -284,6 +328,7 @@ MUTANTS = [
         "elu_answer",
         "local = np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0.0)))",
         "local = np.where(x > 0, 1.0, alpha * np.expm1(np.minimum(x, 0.0)))",
+        hint="for x <= 0 the derivative is alpha * exp(x), not the output ",
     ),
     Mutant(
         "elu",
@@ -291,6 +336,7 @@ MUTANTS = [
         "elu_answer",
         "local = np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0.0)))",
         "local = np.where(x > 0, 1.0, np.exp(np.minimum(x, 0.0)))",
+        hint="alpha is missing from the derivative for x <= 0",
     ),
     Mutant(
         "elu",
@@ -298,6 +344,7 @@ MUTANTS = [
         "elu_answer",
         "local = np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0.0)))",
         "local = np.where(x >= 0, 1.0, alpha * np.exp(np.minimum(x, 0.0)))",
+        hint="at exactly x = 0 PyTorch uses alpha * exp(0) = alpha, not 1",
     ),
     Mutant(
         "elu",
@@ -312,6 +359,7 @@ MUTANTS = [
         "elu_answer",
         "neg = alpha * np.expm1(np.minimum(x, 0.0))",
         "neg = np.expm1(np.minimum(x, 0.0))",
+        hint="alpha is missing",
     ),
     # -- sigmoid -----------------------------------------------------------------------------------
     Mutant(
@@ -320,6 +368,7 @@ MUTANTS = [
         "sigmoid_answer",
         "return out, out",
         "return out, x",
+        hint="you used x * (1 - x) with the input x; the derivative uses t",
     ),
     Mutant(
         "sigmoid",
@@ -327,6 +376,7 @@ MUTANTS = [
         "sigmoid_answer",
         "return dout * out * (1.0 - out)",
         "return out * (1.0 - out)",
+        hint="you returned sigmoid'(x) without multiplying it by dout",
     ),
     Mutant(
         "sigmoid",
@@ -334,6 +384,7 @@ MUTANTS = [
         "sigmoid_answer",
         "np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))",
         "np.where(x >= 0, e / (1.0 + e), 1.0 / (1.0 + e))",
+        hint="you computed sigmoid(-x)",
     ),
     Mutant(
         "sigmoid",
@@ -341,6 +392,7 @@ MUTANTS = [
         "sigmoid_answer",
         "    out = cache\n",
         "    out = 1.0 / (1.0 + np.exp(-cache))\n",
+        hint="the sigmoid was applied twice (the cache already holds sigmo",
     ),
     # -- tanh ----------------------------------------------------------------------------------------
     Mutant(
@@ -349,6 +401,7 @@ MUTANTS = [
         "tanh_answer",
         "return out, out",
         "return out, x",
+        hint="you used 1 - x**2 with the input x; the derivative is 1 - ta",
     ),
     Mutant(
         "tanh",
@@ -356,6 +409,7 @@ MUTANTS = [
         "tanh_answer",
         "return dout * (1.0 - out * out)",
         "return 1.0 - out * out",
+        hint="you returned 1 - tanh(x)**2 without multiplying it by dout",
     ),
     Mutant(
         "tanh",
@@ -363,6 +417,7 @@ MUTANTS = [
         "tanh_answer",
         "return dout * (1.0 - out * out)",
         "return dout * (1.0 - out)",
+        hint="you used 1 - tanh(x) without squaring",
     ),
     # -- maxout --------------------------------------------------------------------------------------
     Mutant(
@@ -371,6 +426,7 @@ MUTANTS = [
         "maxout_answer",
         "np.put_along_axis(dz, winner[:, :, None], dout[:, :, None], axis=2)",
         "dz[:] = dout[:, :, None]",
+        hint="the gradient went to every piece: only the winning piece of ",
     ),
     Mutant(
         "maxout",
@@ -378,6 +434,7 @@ MUTANTS = [
         "maxout_answer",
         "winner = np.argmax(z, axis=2)",
         "winner = np.argmin(z, axis=2)",
+        hint="you kept the smallest piece",
     ),
     Mutant(
         "maxout",
@@ -385,6 +442,7 @@ MUTANTS = [
         "maxout_answer",
         'dw = np.einsum("nmj,nd->mjd", dz, x).reshape(w.shape)',
         'dw = np.einsum("nmj,nd->mjd", dz, x)',
+        hint="right number of values, wrong shape: check a reshape or a mi",
     ),
     Mutant(
         "maxout",
@@ -399,6 +457,7 @@ MUTANTS = [
         "maxout_answer",
         "winner = np.argmax(z, axis=2)",
         "winner = k - 1 - np.argmax(z[:, :, ::-1], axis=2)",
+        hint="on a tie the gradient went to the last maximum: use the firs",
     ),
     Mutant(
         "maxout",
@@ -408,6 +467,7 @@ MUTANTS = [
         '            raise ValueError(f"maxout: w has {w.shape[1]} pieces per unit, k = {k}")\n'
         "        w3, b2 = w, b.reshape(w.shape[0], k)",
         "        w3, b2 = w, b",
+        hint="compare k with the shape of w (see Raises)",
     ),
     # -- mse -----------------------------------------------------------------------------------------
     Mutant(
@@ -416,6 +476,7 @@ MUTANTS = [
         "mse_answer",
         "dpred = 2.0 * diff / diff.size",
         "dpred = 2.0 * diff / diff.shape[0]",
+        hint="divided by N (rows) instead of the number of elements pred.s",
     ),
     Mutant(
         "mse",
@@ -423,6 +484,7 @@ MUTANTS = [
         "mse_answer",
         "dpred = 2.0 * diff / diff.size",
         "dpred = diff / diff.size",
+        hint="the factor 2 is missing",
     ),
     Mutant(
         "mse",
@@ -430,6 +492,7 @@ MUTANTS = [
         "mse_answer",
         "diff = pred - target",
         "diff = target - pred",
+        hint="the sign is flipped: the gradient is 2 (pred - target) / P",
     ),
     Mutant(
         "mse",
@@ -437,6 +500,7 @@ MUTANTS = [
         "mse_answer",
         "loss = float(np.mean(diff**2))",
         "loss = float(np.sum(diff**2))",
+        hint="summed instead of averaged",
     ),
     # -- l1 ------------------------------------------------------------------------------------------
     Mutant(
@@ -445,6 +509,7 @@ MUTANTS = [
         "l1_answer",
         "dpred = np.sign(diff) / diff.size",
         "dpred = np.where(diff >= 0, 1.0, -1.0) / diff.size",
+        hint="where pred == target the subgradient is 0 (PyTorch), not +1",
     ),
     Mutant(
         "l1",
@@ -452,6 +517,7 @@ MUTANTS = [
         "l1_answer",
         "dpred = np.sign(diff) / diff.size",
         "dpred = np.sign(diff) / diff.shape[0]",
+        hint="divided by N (rows) instead of the number of elements pred.s",
     ),
     Mutant(
         "l1",
@@ -459,6 +525,7 @@ MUTANTS = [
         "l1_answer",
         "diff = pred - target",
         "diff = target - pred",
+        hint="the sign is flipped: the gradient is sign(pred - target) / P",
     ),
     Mutant(
         "l1",
@@ -466,6 +533,7 @@ MUTANTS = [
         "l1_answer",
         "loss = float(np.mean(np.abs(diff)))",
         "loss = float(np.sum(np.abs(diff)))",
+        hint="summed instead of averaged",
     ),
     # -- bce_logits ----------------------------------------------------------------------------------
     Mutant(
@@ -482,6 +550,7 @@ MUTANTS = [
         "bce_logits_answer",
         "dlogits = (prob - t) / s.size",
         "dlogits = (t - prob) / s.size",
+        hint="the sign is flipped: the gradient is (sigmoid(s) - t) / P",
     ),
     Mutant(
         "bce_logits",
@@ -489,6 +558,7 @@ MUTANTS = [
         "bce_logits_answer",
         "dlogits = (prob - t) / s.size",
         "dlogits = prob - t",
+        hint="summed instead of averaged: divide by logits.size",
     ),
     Mutant(
         "bce_logits",
@@ -496,6 +566,7 @@ MUTANTS = [
         "bce_logits_answer",
         "dlogits = (prob - t) / s.size",
         "dlogits = (prob - t) / s.shape[0]",
+        hint="divided by N (rows) instead of the number of elements",
     ),
     Mutant(
         "bce_logits",
@@ -513,7 +584,12 @@ MUTANTS = [
         "shifted = scores",
     ),
     Mutant(
-        "softmax_ce", "gradient not divided by N", "softmax_ce_answer", "    dscores /= n\n", ""
+        "softmax_ce",
+        "gradient not divided by N",
+        "softmax_ce_answer",
+        "    dscores /= n\n",
+        "",
+        hint="not divided by N",
     ),
     Mutant(
         "softmax_ce",
@@ -528,6 +604,7 @@ MUTANTS = [
         "softmax_ce_answer",
         "    dscores[rows, y] -= 1.0\n",
         "",
+        hint="1 was not subtracted at the correct class",
     ),
     Mutant(
         "softmax_ce",
@@ -543,6 +620,7 @@ MUTANTS = [
         "hinge_answer",
         "loss = float(np.where(violated, margins, 0.0).sum() / (n * c))",
         "loss = float(np.where(violated, margins, 0.0).sum() / n)",
+        hint="not divided by C: PyTorch's loss is the lecture's sum divide",
     ),
     Mutant(
         "hinge",
@@ -550,6 +628,7 @@ MUTANTS = [
         "hinge_answer",
         "    margins[rows, y] = 0.0\n",
         "",
+        hint="the correct class was included in the sum (it adds margin / ",
     ),
     Mutant(
         "hinge",
@@ -557,6 +636,7 @@ MUTANTS = [
         "hinge_answer",
         "margins = margin - correct + scores",
         "margins = scores - correct",
+        hint="the margin was ignored",
     ),
     Mutant(
         "hinge",
@@ -564,6 +644,10 @@ MUTANTS = [
         "hinge_answer",
         "violated = margins > 0",
         "violated = margins >= 0",
+        hint=(
+            "the correct class was counted as one of its own violations (",
+            "a term equal to 0 was counted as a violation (> 0, not >= 0)",
+        ),
     ),
     Mutant(
         "hinge",
@@ -571,9 +655,15 @@ MUTANTS = [
         "hinge_answer",
         "    dscores[rows, y] = -violated.sum(axis=1)\n",
         "",
+        hint="the correct class's gradient is missing: it gets minus the n",
     ),
     Mutant(
-        "hinge", "gradient not divided by C", "hinge_answer", "dscores /= n * c", "dscores /= n"
+        "hinge",
+        "gradient not divided by C",
+        "hinge_answer",
+        "dscores /= n * c",
+        "dscores /= n",
+        hint="not divided by C",
     ),
     # -- two_layer_sgd ---------------------------------------------------------------------------
     Mutant(
@@ -586,6 +676,7 @@ MUTANTS = [
         "    w2 = rng.standard_normal((c, hidden)) * np.sqrt(1.0 / hidden)\n"
         "    b1 = np.zeros(hidden)\n"
         "    w1 = rng.standard_normal((hidden, d)) * np.sqrt(2.0 / d)\n",
+        hint="w2 was drawn from rng before w1: draw w1 first",
     ),
     Mutant(
         "two_layer_sgd",
@@ -593,6 +684,7 @@ MUTANTS = [
         "two_layer_sgd_answer",
         "np.sqrt(2.0 / d)",
         "np.sqrt(2.0 / hidden)",
+        hint="the loss before the first update already differs",
     ),
     Mutant(
         "two_layer_sgd",
@@ -600,9 +692,15 @@ MUTANTS = [
         "two_layer_sgd_answer",
         "w1 -= lr * dw1",
         "w1 += lr * dw1",
+        hint="the first loss matches",
     ),
     Mutant(
-        "two_layer_sgd", "b1 never updated", "two_layer_sgd_answer", "        b1 -= lr * db1\n", ""
+        "two_layer_sgd",
+        "b1 never updated",
+        "two_layer_sgd_answer",
+        "        b1 -= lr * db1\n",
+        "",
+        hint="the first loss matches",
     ),
     Mutant(
         "two_layer_sgd",
@@ -610,6 +708,7 @@ MUTANTS = [
         "two_layer_sgd_answer",
         "rng.choice(n, size=batch_size, replace=False)",
         "rng.choice(n, size=batch_size, replace=True)",
+        hint="mini-batches must be drawn with rng.choice(N, size=batch_siz",
     ),
     Mutant(
         "two_layer_sgd",
@@ -617,6 +716,7 @@ MUTANTS = [
         "two_layer_sgd_answer",
         "dh = relu_backward(da, cache_relu)",
         "dh = da",
+        hint="the first loss matches",
     ),
     Mutant(
         "two_layer_sgd",
@@ -624,6 +724,7 @@ MUTANTS = [
         "two_layer_sgd_answer",
         "return np.argmax(scores, axis=1)",
         "return np.argmax(scores, axis=0)",
+        hint="argmax over the wrong axis?",
     ),
     Mutant(
         "two_layer_sgd",
@@ -631,6 +732,7 @@ MUTANTS = [
         "two_layer_sgd_answer",
         "c = int(y.max()) + 1",
         "c = 2",
+        hint="a shape mismatch",  # NumPy's own error: the shapes do not fit
     ),
     # -- torch_sigmoid ---------------------------------------------------------------------------
     Mutant(
@@ -639,6 +741,7 @@ MUTANTS = [
         "torch_sigmoid_answer",
         "return grad_output * out * (1.0 - out)",
         "return out * (1.0 - out)",
+        hint="you returned sigmoid'(x) without multiplying it by dout",
     ),
     Mutant(
         "torch_sigmoid",
@@ -646,6 +749,7 @@ MUTANTS = [
         "torch_sigmoid_answer",
         "ctx.save_for_backward(out)",
         "ctx.save_for_backward(x)",
+        hint="you used x * (1 - x) with the input x; the derivative uses t",
     ),
     Mutant(
         "torch_sigmoid",
@@ -661,6 +765,7 @@ MUTANTS = [
         "torch_sigmoid_answer",
         "e = torch.exp(-x.abs())",
         "e = torch.exp(-x.abs().double())",
+        hint="compute in the input's dtype (no float64 constants as tensor",
     ),
     # -- torch_tanh ---------------------------------------------------------------------------
     Mutant(
@@ -669,6 +774,7 @@ MUTANTS = [
         "torch_tanh_answer",
         "return grad_output * (1.0 - out * out)",
         "return 1.0 - out * out",
+        hint="you returned 1 - tanh(x)**2 without multiplying it by dout",
     ),
     Mutant(
         "torch_tanh",
@@ -676,6 +782,7 @@ MUTANTS = [
         "torch_tanh_answer",
         "ctx.save_for_backward(out)",
         "ctx.save_for_backward(x)",
+        hint="you used 1 - x**2 with the input x; the derivative is 1 - ta",
     ),
     Mutant(
         "torch_tanh",
@@ -683,6 +790,7 @@ MUTANTS = [
         "torch_tanh_answer",
         "return grad_output * (1.0 - out * out)",
         "return grad_output * (1.0 - out)",
+        hint="you used 1 - tanh(x) without squaring",
     ),
     # -- torch_leaky_relu -------------------------------------------------------------------
     Mutant(
@@ -705,6 +813,7 @@ MUTANTS = [
         "torch_leaky_relu_answer",
         "grad_x = torch.where(x > 0, grad_output, grad_output * ctx.negative_slope)",
         "grad_x = torch.where(x > 0, grad_output * ctx.negative_slope, grad_output)",
+        hint="the slope was applied to the positive inputs instead of the ",
     ),
     Mutant(
         "torch_leaky_relu",
@@ -727,6 +836,7 @@ MUTANTS = [
         "torch_elu_answer",
         "ctx.alpha * torch.exp(x.clamp(max=0.0)))",
         "torch.exp(x.clamp(max=0.0)))",
+        hint="alpha is missing from the derivative for x <= 0",
     ),
     Mutant(
         "torch_elu",
@@ -734,6 +844,7 @@ MUTANTS = [
         "torch_elu_answer",
         "ctx.alpha * torch.exp(x.clamp(max=0.0)))",
         "ctx.alpha * torch.expm1(x.clamp(max=0.0)))",
+        hint="for x <= 0 the derivative is alpha * exp(x), not the output ",
     ),
     Mutant(
         "torch_elu",
@@ -741,14 +852,25 @@ MUTANTS = [
         "torch_elu_answer",
         "return grad_output * local, None",
         "return local, None",
+        hint="returned the local derivative without multiplying it by dout",
     ),
     # -- torch_two_layer ----------------------------------------------------------------------
+    Mutant(
+        "torch_two_layer",
+        "loss recorded after the update",
+        "torch_two_layer_answer",
+        "        losses.append(loss.detach())\n",
+        "        with torch.no_grad():\n"
+        "            losses.append(F.cross_entropy(model(xb), yb).detach())\n",
+        hint="these are the losses after each update",
+    ),
     Mutant(
         "torch_two_layer",
         "zero_grad forgotten",
         "torch_two_layer_answer",
         "        optimizer.zero_grad(set_to_none=True)\n",
         "",
+        hint="the gradients accumulate over the steps: call optimizer.zero",
     ),
     Mutant(
         "torch_two_layer",
@@ -762,6 +884,7 @@ MUTANTS = [
         "            self.fc2.weight.uniform_(-bound, bound, generator=generator)\n"
         '            nn.init.kaiming_uniform_(self.fc1.weight, nonlinearity="relu", '
         "generator=generator)\n",
+        hint="initialise from the generator in the documented order",
     ),
     Mutant(
         "torch_two_layer",
@@ -769,6 +892,7 @@ MUTANTS = [
         "torch_two_layer_answer",
         "            self.fc1.bias.zero_()\n",
         "",
+        hint="initialise from the generator in the documented order",
     ),
     Mutant(
         "torch_two_layer",
@@ -776,6 +900,7 @@ MUTANTS = [
         "torch_two_layer_answer",
         "nn.init.kaiming_uniform_(self.fc1.weight",
         "nn.init.kaiming_normal_(self.fc1.weight",
+        hint="initialise from the generator in the documented order",
     ),
     Mutant(
         "torch_two_layer",
@@ -783,6 +908,7 @@ MUTANTS = [
         "torch_two_layer_answer",
         "idx = torch.randperm(n, generator=generator)[:batch_size]",
         "idx = torch.randperm(n)[:batch_size]",
+        hint="full batches train right",
     ),
     Mutant(
         "torch_two_layer",
@@ -790,6 +916,7 @@ MUTANTS = [
         "torch_two_layer_answer",
         "return torch.stack(losses).cpu().tolist()",
         "return losses",
+        hint="convert the losses with .item() or .tolist()",
     ),
     Mutant(
         "torch_two_layer",

@@ -25,6 +25,7 @@ MUTANTS = [
         STD,
         "self.var_ = data.var(axis=pooled)",
         "self.var_ = data.var(axis=pooled, ddof=1)",
+        hint="var_ is the biased variance (divide by N), not ddof=1",
     ),
     Mutant(
         "standardizer",
@@ -34,6 +35,7 @@ MUTANTS = [
         "        return (data - mu) / scale",
         "scale = (np.sqrt(self.var_) + self.eps).reshape(along_axis1)\n"
         "        return (data - mu) / scale",
+        hint="eps goes inside the square root, sqrt(var + eps), not after",
     ),
     Mutant(
         "standardizer",
@@ -41,6 +43,7 @@ MUTANTS = [
         STD,
         "return (0, *range(2, np.ndim(x)))",
         "return (0,)",
+        hint="a shape mismatch: print the shapes of your intermediate",
     ),
     Mutant(
         "standardizer",
@@ -55,6 +58,7 @@ MUTANTS = [
         STD,
         "        return (data - mu) / scale",
         "        data -= mu\n        data /= scale\n        return data",
+        hint="never change the caller's data in place: `x = x - mean`",
     ),
     Mutant(
         "standardizer",
@@ -69,14 +73,23 @@ MUTANTS = [
         STD,
         "        self.var_ = data.var(axis=pooled)\n        return self",
         "        self.var_ = data.var(axis=pooled)",
+        hint="so that Standardizer().fit(x_train).transform(x_test) works",
     ),
     # -- minmax ---------------------------------------------------------------------------------
+    Mutant(
+        "minmax",
+        "eps added to the range (max - min + 1e-5)",
+        MM,
+        "span = self.max_ - self.min_\n",
+        "span = self.max_ - self.min_ + 1e-5\n",
+    ),
     Mutant(
         "minmax",
         "clips to the range",
         MM,
         "return low + (high - low) * fraction",
         "return np.clip(low + (high - low) * fraction, low, high)",
+        hint="the values were clipped to the range: data outside the",
     ),
     Mutant(
         "minmax",
@@ -84,6 +97,7 @@ MUTANTS = [
         MM,
         "low, high = self.feature_range",
         "low, high = -1.0, 1.0",
+        hint="mapped to [-1, 1]: use the feature_range given to the",
     ),
     Mutant(
         "minmax",
@@ -91,6 +105,7 @@ MUTANTS = [
         MM,
         "return low + (high - low) * fraction",
         "return fraction",
+        hint="mapped to [0, 1]: stretch and shift to feature_range",
     ),
     Mutant(
         "minmax",
@@ -114,6 +129,7 @@ MUTANTS = [
         PCA,
         "covariance = centred.T @ centred / len(data)",
         "covariance = centred.T @ centred / (len(data) - 1)",
+        hint="the covariance divides by N, not N - 1",
     ),
     Mutant(
         "pca",
@@ -121,6 +137,10 @@ MUTANTS = [
         PCA,
         "largest_first = np.argsort(values)[::-1]",
         "largest_first = np.argsort(values)",
+        hint=(
+            "the eigenvalues must be sorted largest first",
+            "projected on the directions of smallest variance: sort the",
+        ),
     ),
     Mutant(
         "pca",
@@ -128,6 +148,10 @@ MUTANTS = [
         PCA,
         "self.eigenvectors_ = vectors[:, largest_first]",
         "self.eigenvectors_ = vectors[:, largest_first].T",
+        hint=(
+            "the eigenvectors are the rows: eigenvectors_ must hold them",
+            "multiplied by the rows of the eigenvector matrix: project",
+        ),
     ),
     Mutant(
         "pca",
@@ -135,6 +159,7 @@ MUTANTS = [
         PCA,
         "centred = np.asarray(x, dtype=np.float64) - self.mean_",
         "centred = np.asarray(x, dtype=np.float64)",
+        hint="x must be centred with the stored mean_ before projecting",
     ),
     Mutant(
         "pca",
@@ -142,6 +167,7 @@ MUTANTS = [
         PCA,
         "centred = np.asarray(x, dtype=np.float64) - self.mean_",
         "centred = np.asarray(x, dtype=np.float64) - np.mean(x, axis=0)",
+        hint="centred with the mean of the data passed to transform: use",
     ),
     Mutant(
         "pca",
@@ -149,6 +175,7 @@ MUTANTS = [
         PCA,
         "centred = data - self.mean_",
         "centred = data",
+        hint="the covariance needs centred data: subtract the mean first",
     ),
     # -- whitening --------------------------------------------------------------------------------
     Mutant(
@@ -157,6 +184,10 @@ MUTANTS = [
         PCA,
         "return projected / np.sqrt(self.eigenvalues_[:k] + self.eps)",
         "return projected / (self.eigenvalues_[:k] + self.eps)",
+        hint=(
+            "whitening divides direction j by sqrt(eigenvalue_j + eps),",
+            "divide by the square roots sqrt(eigenvalue + eps), not by",
+        ),
     ),
     Mutant(
         "whitening",
@@ -164,6 +195,10 @@ MUTANTS = [
         PCA,
         "return projected / np.sqrt(self.eigenvalues_[:k] + self.eps)",
         "return projected / (np.sqrt(self.eigenvalues_[:k]) + self.eps)",
+        hint=(
+            "whitening divides direction j by sqrt(eigenvalue_j + eps),",
+            "eps goes inside the square root: sqrt(eigenvalue + eps)",
+        ),
     ),
     Mutant(
         "whitening",
@@ -171,6 +206,10 @@ MUTANTS = [
         PCA,
         "return projected / np.sqrt(self.eigenvalues_[:k] + self.eps)",
         "return projected / np.sqrt(self.eigenvalues_[:k])",
+        hint=(
+            "whitening divides direction j by sqrt(eigenvalue_j + eps),",
+            "eps is missing: divide by sqrt(eigenvalue + eps)",
+        ),
     ),
     Mutant(
         "whitening",
@@ -178,6 +217,10 @@ MUTANTS = [
         PCA,
         "return self.whiten(x) @ self.eigenvectors_.T",
         "return self.whiten(x) @ self.eigenvectors_",
+        hint=(
+            "rotate back with the transposed eigenvector matrix,",
+            "whitening divides direction j by sqrt(eigenvalue_j + eps),",
+        ),
     ),
     Mutant(
         "whitening",
@@ -185,6 +228,7 @@ MUTANTS = [
         PCA,
         "return projected / np.sqrt(self.eigenvalues_[:k] + self.eps)",
         "return projected / np.sqrt(self.eigenvalues_ + self.eps)",
+        hint="a shape mismatch: print the shapes of your intermediate",
     ),
     # -- fans -------------------------------------------------------------------------------------
     Mutant(
@@ -193,6 +237,7 @@ MUTANTS = [
         FANS,
         "return dims[1] * window, dims[0] * window",
         "return dims[0] * window, dims[1] * window",
+        hint="fan_in and fan_out are swapped: for (out_features,",
     ),
     Mutant(
         "fans",
@@ -200,6 +245,7 @@ MUTANTS = [
         FANS,
         "return dims[1] * window, dims[0] * window",
         "return dims[1], dims[0]",
+        hint="the receptive field is missing: multiply both by the",
     ),
     Mutant(
         "fans",
@@ -207,6 +253,7 @@ MUTANTS = [
         FANS,
         "return dims[1] * window, dims[0] * window",
         "return dims[1] * window, dims[0]",
+        hint="fan_out also includes the receptive field: shape[0] *",
     ),
     Mutant(
         "fans",
@@ -221,6 +268,7 @@ MUTANTS = [
         FANS,
         "if len(dims) < 2:",
         "if len(dims) < 1:",
+        hint="raise ValueError(...) with a message that says what is wrong",
     ),
     # -- gain -------------------------------------------------------------------------------------
     Mutant(
@@ -229,6 +277,7 @@ MUTANTS = [
         GAIN,
         "return math.sqrt(2.0)\n",
         "return 2.0\n",
+        hint="the gain multiplies a standard deviation: for ReLU it is",
     ),
     Mutant(
         "gain",
@@ -236,6 +285,7 @@ MUTANTS = [
         GAIN,
         "math.sqrt(2.0 / (1.0 + slope * slope))",
         "math.sqrt(2.0 / (1.0 + slope))",
+        hint="square the slope: sqrt(2 / (1 + a**2))",
     ),
     Mutant(
         "gain",
@@ -243,6 +293,7 @@ MUTANTS = [
         GAIN,
         "slope = 0.01 if param is None else float(param)",
         "slope = 0.0 if param is None else float(param)",
+        hint="param=None means the default slope 0.01; a slope of 0 (a",
     ),
     Mutant(
         "gain",
@@ -251,7 +302,14 @@ MUTANTS = [
         "slope = 0.01 if param is None else float(param)",
         "slope = float(param or 0.01)",
     ),
-    Mutant("gain", "tanh gain 1", GAIN, "return 5.0 / 3.0", "return 1.0"),
+    Mutant(
+        "gain",
+        "tanh gain 1",
+        GAIN,
+        "return 5.0 / 3.0",
+        "return 1.0",
+        hint="only the linear functions (linear, conv*) and sigmoid have",
+    ),
     Mutant(
         "gain",
         "unknown nonlinearity gets gain 1",
@@ -266,6 +324,7 @@ MUTANTS = [
         XAV,
         "limit = gain * math.sqrt(6.0 / (n_in + n_out))",
         "limit = gain * math.sqrt(2.0 / (n_in + n_out))",
+        hint="the bound b is sqrt(3) * std: U(-std, std) has a standard",
     ),
     Mutant(
         "xavier_uniform",
@@ -273,6 +332,7 @@ MUTANTS = [
         XAV,
         "limit = gain * math.sqrt(6.0 / (n_in + n_out))",
         "limit = gain * math.sqrt(3.0 / n_in)",
+        hint="that is gain / sqrt(fan_in) (LeCun): Xavier uses 2 /",
     ),
     Mutant(
         "xavier_uniform",
@@ -280,6 +340,7 @@ MUTANTS = [
         XAV,
         "limit = gain * math.sqrt(6.0 / (n_in + n_out))",
         "limit = math.sqrt(6.0 / (n_in + n_out))",
+        hint="the gain is missing",
     ),
     Mutant(
         "xavier_uniform",
@@ -287,6 +348,7 @@ MUTANTS = [
         XAV,
         "limit = gain * math.sqrt(6.0 / (n_in + n_out))",
         "limit = gain * 6.0 / (n_in + n_out)",
+        hint="the square root is missing: b = gain * sqrt(6 / (fan_in +",
     ),
     Mutant(
         "xavier_uniform",
@@ -294,6 +356,7 @@ MUTANTS = [
         XAV,
         "return rng.uniform(-limit, limit, size=tuple(shape))",
         "return np.random.uniform(-limit, limit, size=tuple(shape))",
+        hint="draw only from the rng argument, never from np.random.* or",
     ),
     Mutant(
         "xavier_uniform",
@@ -301,6 +364,7 @@ MUTANTS = [
         XAV,
         "return rng.uniform(-limit, limit, size=tuple(shape))",
         "return rng.uniform(0.0, limit, size=tuple(shape))",
+        hint="draw symmetrically around 0: from -b to b",
     ),
     # -- xavier_normal ----------------------------------------------------------------------------
     Mutant(
@@ -309,6 +373,7 @@ MUTANTS = [
         XAV,
         "sigma = gain * math.sqrt(2.0 / (n_in + n_out))",
         "sigma = gain * math.sqrt(1.0 / (n_in + n_out))",
+        hint="the factor 2 of 2 / (fan_in + fan_out) is missing",
     ),
     Mutant(
         "xavier_normal",
@@ -316,6 +381,7 @@ MUTANTS = [
         XAV,
         "sigma = gain * math.sqrt(2.0 / (n_in + n_out))",
         "sigma = gain * 2.0 / (n_in + n_out)",
+        hint="that is a variance used as a standard deviation: take the",
     ),
     Mutant(
         "xavier_normal",
@@ -323,6 +389,7 @@ MUTANTS = [
         XAV,
         "return rng.normal(0.0, sigma, size=tuple(shape))",
         "return rng.uniform(-math.sqrt(3.0) * sigma, math.sqrt(3.0) * sigma, size=tuple(shape))",
+        hint="the values look uniformly distributed: draw with",
     ),
     Mutant(
         "xavier_normal",
@@ -330,6 +397,7 @@ MUTANTS = [
         XAV,
         "n_in, n_out = fan_in_and_fan_out(shape)\n    sigma",
         "n_in, n_out = shape[1], shape[0]\n    sigma",
+        hint="the receptive field is missing from the fans (use",
     ),
     Mutant(
         "xavier_normal",
@@ -337,6 +405,7 @@ MUTANTS = [
         XAV,
         "sigma = gain * math.sqrt(2.0 / (n_in + n_out))",
         "sigma = gain**2 * math.sqrt(2.0 / (n_in + n_out))",
+        hint="the gain is squared",
     ),
     # -- kaiming_uniform --------------------------------------------------------------------------
     Mutant(
@@ -345,6 +414,7 @@ MUTANTS = [
         KAI,
         "limit = math.sqrt(3.0) * kaiming_std(shape, a, mode, nonlinearity)",
         "limit = kaiming_std(shape, a, mode, nonlinearity)",
+        hint="the bound b is sqrt(3) * std: U(-std, std) has a standard",
     ),
     Mutant(
         "kaiming_uniform",
@@ -352,6 +422,7 @@ MUTANTS = [
         KAI,
         "return calculate_gain(nonlinearity, a) / math.sqrt(fan)",
         "return 1.0 / math.sqrt(fan)",
+        hint="the gain is missing: for ReLU the variance is 2 / fan, i.e.",
     ),
     Mutant(
         "kaiming_uniform",
@@ -359,6 +430,7 @@ MUTANTS = [
         KAI,
         "n_in, n_out = fan_in_and_fan_out(shape)",
         "n_in, n_out = shape[1], shape[0]",
+        hint="the receptive field is missing from the fans (use",
     ),
     Mutant(
         "kaiming_uniform",
@@ -366,6 +438,7 @@ MUTANTS = [
         KAI,
         'fan = n_in if mode == "fan_in" else n_out',
         "fan = n_in",
+        hint="used fan_in instead of fan_out",
     ),
     Mutant(
         "kaiming_uniform",
@@ -373,6 +446,7 @@ MUTANTS = [
         KAI,
         "return rng.uniform(-limit, limit, size=tuple(shape))",
         "return np.random.uniform(-limit, limit, size=tuple(shape))",
+        hint="draw only from the rng argument, never from np.random.* or",
     ),
     # -- kaiming_normal ---------------------------------------------------------------------------
     Mutant(
@@ -381,6 +455,7 @@ MUTANTS = [
         KAI,
         'fan = n_in if mode == "fan_in" else n_out',
         'fan = n_out if mode == "fan_in" else n_in',
+        hint=("used fan_in instead of fan_out", "used fan_out instead of fan_in"),
     ),
     Mutant(
         "kaiming_normal",
@@ -388,6 +463,7 @@ MUTANTS = [
         KAI,
         "return calculate_gain(nonlinearity, a) / math.sqrt(fan)",
         "return calculate_gain(nonlinearity, a) / fan",
+        hint="the square root is missing: std = gain / sqrt(fan), not",
     ),
     Mutant(
         "kaiming_normal",
@@ -395,6 +471,7 @@ MUTANTS = [
         KAI,
         "return calculate_gain(nonlinearity, a) / math.sqrt(fan)",
         "return calculate_gain(nonlinearity) / math.sqrt(fan)",
+        hint="the negative slope a was ignored: pass it to calculate_gain",
     ),
     Mutant(
         "kaiming_normal",
@@ -402,6 +479,7 @@ MUTANTS = [
         KAI,
         "sigma = kaiming_std(shape, a, mode, nonlinearity)",
         "sigma = kaiming_std(shape, a, mode, nonlinearity) ** 2",
+        hint="a variance used as a standard deviation: std = gain /",
     ),
     Mutant(
         "kaiming_normal",
@@ -417,6 +495,10 @@ MUTANTS = [
         LS,
         "h = f(h @ np.asarray(w, dtype=np.float64).T)",
         "h = f(h @ np.asarray(w, dtype=np.float64))",
+        hint=(
+            "weights have shape (out_features, in_features): a layer",
+            "weights are (out_features, in_features): compute h @ w.T,",
+        ),
     ),
     Mutant(
         "layer_stats",
@@ -431,6 +513,7 @@ MUTANTS = [
         '        stats["mean"].append(z.mean())\n'
         '        stats["std"].append(z.std())\n'
         '        stats["rms"].append(np.sqrt(np.mean(np.square(z))))',
+        hint="these are the statistics of the pre-activations h W^T:",
     ),
     Mutant(
         "layer_stats",
@@ -438,6 +521,7 @@ MUTANTS = [
         LS,
         'stats["std"].append(h.std())',
         'stats["std"].append(h.std(ddof=1))',
+        hint="the standard deviation is the biased one (np.std's default,",
     ),
     Mutant(
         "layer_stats",
@@ -445,6 +529,7 @@ MUTANTS = [
         LS,
         'stats["rms"].append(np.sqrt(np.mean(np.square(h))))',
         'stats["rms"].append(h.std())',
+        hint="the root mean square is sqrt(mean(h ** 2)), not the",
     ),
     Mutant(
         "layer_stats",
@@ -461,6 +546,7 @@ MUTANTS = [
         TI,
         "    limit = gain * math.sqrt(6.0 / (n_in + n_out))\n    with torch.no_grad():",
         "    limit = gain * math.sqrt(6.0 / (n_in + n_out))\n    if True:",
+        hint="fill a parameter inside `with torch.no_grad():`",
     ),
     Mutant(
         "torch_xavier",
@@ -468,6 +554,7 @@ MUTANTS = [
         TI,
         "limit = gain * math.sqrt(6.0 / (n_in + n_out))",
         "limit = gain * math.sqrt(2.0 / (n_in + n_out))",
+        hint="the bound is sqrt(3) * std",
     ),
     Mutant(
         "torch_xavier",
@@ -477,6 +564,7 @@ MUTANTS = [
         "        tensor.normal_(0.0, sigma, generator=generator)",
         "    sigma = gain * math.sqrt(2.0 / (n_in + n_out))\n    with torch.no_grad():\n"
         "        tensor.normal_(0.0, sigma)",
+        hint="the scale is right but the numbers differ from",
     ),
     Mutant(
         "torch_xavier",
@@ -486,6 +574,7 @@ MUTANTS = [
         "    ### END SOLUTION\n\n\ndef init_xavier_normal_",
         "        tensor.uniform_(-limit, limit, generator=generator)\n"
         "    ### END SOLUTION\n\n\ndef init_xavier_normal_",
+        hint="fill the tensor in place and `return tensor`",
     ),
     Mutant(
         "torch_xavier",
@@ -495,6 +584,7 @@ MUTANTS = [
         "        tensor.normal_(0.0, sigma, generator=generator)",
         "    sigma = gain * math.sqrt(2.0 / (n_in + n_out))\n    with torch.no_grad():\n"
         "        tensor = torch.empty_like(tensor).normal_(0.0, sigma, generator=generator)",
+        hint="fill the tensor in place and `return tensor`",
     ),
     # -- torch_kaiming ----------------------------------------------------------------------------
     Mutant(
@@ -503,6 +593,7 @@ MUTANTS = [
         TI,
         "sigma = kaiming_std(tuple(tensor.shape), a, mode, nonlinearity)",
         'sigma = kaiming_std(tuple(tensor.shape), a, "fan_in", nonlinearity)',
+        hint="used the other fan: check mode",
     ),
     Mutant(
         "torch_kaiming",
@@ -510,6 +601,7 @@ MUTANTS = [
         TI,
         "limit = math.sqrt(3.0) * kaiming_std(tuple(tensor.shape), a, mode, nonlinearity)",
         "limit = math.sqrt(3.0) * kaiming_std(tuple(tensor.shape), 0.0, mode, nonlinearity)",
+        hint="the negative slope a was ignored",
     ),
     Mutant(
         "torch_kaiming",
@@ -517,6 +609,7 @@ MUTANTS = [
         TI,
         "sigma = kaiming_std(tuple(tensor.shape), a, mode, nonlinearity)",
         "sigma = kaiming_std(tuple(tensor.shape), a, mode, nonlinearity) ** 2",
+        hint="a variance used as the standard deviation",
     ),
     Mutant(
         "torch_kaiming",
@@ -524,6 +617,7 @@ MUTANTS = [
         TI,
         "limit = math.sqrt(3.0) * kaiming_std(tuple(tensor.shape), a, mode, nonlinearity)",
         "limit = kaiming_std(tuple(tensor.shape), a, mode, nonlinearity)",
+        hint="the bound is sqrt(3) * std",
     ),
     Mutant(
         "torch_kaiming",
@@ -535,6 +629,7 @@ MUTANTS = [
         "    limit = math.sqrt(3.0) * kaiming_std(tuple(tensor.shape), a, mode, nonlinearity)\n"
         "    with torch.no_grad():\n"
         "        tensor.uniform_(-limit, limit)",
+        hint="the scale is right but the numbers differ from",
     ),
     # -- init_model -------------------------------------------------------------------------------
     Mutant(
@@ -543,6 +638,7 @@ MUTANTS = [
         IM,
         "for module in model.modules():",
         "for module in model.children():",
+        hint="this layer was not initialised: it sits inside a nested",
     ),
     Mutant(
         "init_model",
@@ -550,6 +646,7 @@ MUTANTS = [
         IM,
         "                if module.bias is not None:\n                    module.bias.zero_()",
         "                pass",
+        hint="set every bias of a linear or convolutional layer to zero",
     ),
     Mutant(
         "init_model",
@@ -557,6 +654,7 @@ MUTANTS = [
         IM,
         "layer_types = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)",
         "layer_types = (nn.Linear,)",
+        hint="this layer's weight was left as PyTorch created it:",
     ),
     Mutant(
         "init_model",
@@ -566,6 +664,7 @@ MUTANTS = [
         '            w, nonlinearity="relu", generator=generator\n        ),',
         '"kaiming_normal": lambda w: init_kaiming_normal_(\n'
         '            w, mode="fan_out", nonlinearity="relu", generator=generator\n        ),',
+        hint="other numbers than torch.nn.init draws with the same",
     ),
     Mutant(
         "init_model",
@@ -573,6 +672,7 @@ MUTANTS = [
         IM,
         '"normal": lambda w: w.normal_(0.0, std, generator=generator),',
         '"normal": lambda w: w.normal_(0.0, 0.01, generator=generator),',
+        hint="other numbers than torch.nn.init draws with the same",
     ),
     Mutant(
         "init_model",

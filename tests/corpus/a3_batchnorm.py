@@ -27,6 +27,7 @@ MUTANTS = [
         FWD,
         "batch_var = (centred**2).mean(axis=0)",
         "batch_var = (centred**2).sum(axis=0) / (n - 1)",
+        hint="the normalisation used the unbiased variance (divided by N",
     ),
     Mutant(
         "bn_forward",
@@ -34,6 +35,7 @@ MUTANTS = [
         FWD,
         "inv_sd = 1.0 / np.sqrt(batch_var + eps)",
         "inv_sd = 1.0 / (np.sqrt(batch_var) + eps)",
+        hint="eps belongs inside the square root: (x - mean) / sqrt(var +",
     ),
     Mutant(
         "bn_forward",
@@ -45,6 +47,7 @@ MUTANTS = [
         "    batch_mean = x.mean(axis=1, keepdims=True)\n"
         "    centred = x - batch_mean\n"
         "    batch_var = (centred**2).mean(axis=1, keepdims=True)",
+        hint="the statistics were taken per example (over axis 1) instead",
     ),
     Mutant(
         "bn_forward",
@@ -52,6 +55,7 @@ MUTANTS = [
         FWD,
         "x_hat = centred * inv_sd",
         "x_hat = (x - running_mean) / np.sqrt(running_var + eps)",
+        hint="you normalised with the running statistics during training:",
     ),
     Mutant(
         "bn_forward",
@@ -59,8 +63,19 @@ MUTANTS = [
         FWD,
         "out = gamma * x_hat + beta",
         "out = beta * x_hat + gamma",
+        hint="gamma and beta are swapped",
     ),
-    Mutant("bn_forward", "a batch of one is accepted", FWD, "if n <= 1:", "if n < 1:"),
+    Mutant(
+        "bn_forward",
+        "a batch of one is accepted",
+        FWD,
+        "if n <= 1:",
+        "if n < 1:",
+        hint=(
+            "in training mode a batch with a single value per feature",
+            "a batch of one must be refused in training mode whatever",
+        ),
+    ),
     # -- bn_running ------------------------------------------------------------------------------
     Mutant(
         "bn_running",
@@ -68,6 +83,7 @@ MUTANTS = [
         FWD,
         "momentum * bessel * batch_var",
         "momentum * batch_var",
+        hint="the running variance is biased: it must accumulate the",
     ),
     Mutant(
         "bn_running",
@@ -75,6 +91,10 @@ MUTANTS = [
         FWD,
         "out = gamma * ((x - running_mean) * inv_sd) + beta",
         "out = gamma * ((x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + eps)) + beta",
+        hint=(
+            "batch statistics at test time: evaluation mode must",
+            "evaluation mode: gamma * (x - running_mean) /",
+        ),
     ),
     Mutant(
         "bn_running",
@@ -82,6 +102,7 @@ MUTANTS = [
         FWD,
         "return out, cache, new_mean, new_var",
         "return out, cache, running_mean, running_var",
+        hint="the running statistics were not updated (or not returned)",
     ),
     Mutant(
         "bn_running",
@@ -89,6 +110,7 @@ MUTANTS = [
         FWD,
         "new_mean = (1.0 - momentum) * running_mean + momentum * batch_mean",
         "new_mean = momentum * running_mean + (1.0 - momentum) * batch_mean",
+        hint="momentum is the weight of the new batch statistic in",
     ),
     Mutant(
         "bn_running",
@@ -96,6 +118,10 @@ MUTANTS = [
         FWD,
         "new_var = (1.0 - momentum) * running_var + momentum * bessel * batch_var",
         "new_var = 0.9 * running_var + 0.1 * bessel * batch_var",
+        hint=(
+            "the momentum argument was ignored: use it (0 here), not 0.1",
+            "the momentum argument was ignored: use it (0.2 here), not",
+        ),
     ),
     Mutant(
         "bn_running",
@@ -104,6 +130,10 @@ MUTANTS = [
         "return out, None, np.array(running_mean, copy=True), np.array(running_var, copy=True)",
         "return out, None, 0.9 * running_mean + 0.1 * x.mean(axis=0), "
         "np.array(running_var, copy=True)",
+        hint=(
+            "evaluation mode updated the running mean: evaluation mode",
+            "evaluation mode must return the running statistics unchanged",
+        ),
     ),
     Mutant(
         "bn_running",
@@ -111,6 +141,7 @@ MUTANTS = [
         FWD,
         "inv_sd = 1.0 / np.sqrt(running_var + eps)",
         "inv_sd = 1.0 / np.sqrt(running_var)",
+        hint="eps is missing in evaluation mode: divide by",
     ),
     # -- bn_backward -----------------------------------------------------------------------------
     Mutant(
@@ -119,6 +150,10 @@ MUTANTS = [
         BWD,
         "d_x_hat = dout * gamma",
         "d_x_hat = dout",
+        hint=(
+            "gamma is missing from dx: the gradient reaching x_hat is",
+            "not the derivative of your own forward",
+        ),
     ),
     Mutant(
         "bn_backward",
@@ -126,9 +161,21 @@ MUTANTS = [
         BWD,
         "d_centred = d_centred + (2.0 / n) * centred * d_var",
         "d_centred = d_centred",
+        hint=(
+            "dx ignores that the variance depends on x: the term x_hat *",
+            "not the derivative of your own forward",
+        ),
     ),
     Mutant(
-        "bn_backward", "mean path dropped", BWD, "dx = d_centred + d_mean / n", "dx = d_centred"
+        "bn_backward",
+        "mean path dropped",
+        BWD,
+        "dx = d_centred + d_mean / n",
+        "dx = d_centred",
+        hint=(
+            "dx ignores that the batch mean depends on x: the term with",
+            "not the derivative of your own forward",
+        ),
     ),
     Mutant(
         "bn_backward",
@@ -136,6 +183,7 @@ MUTANTS = [
         BWD,
         "d_var = -0.5 * inv_sd**3 * d_inv_sd",
         "d_var = -0.5 * inv_sd**2 * d_inv_sd",
+        hint="not the derivative of your own forward",
     ),
     Mutant(
         "bn_backward",
@@ -143,6 +191,7 @@ MUTANTS = [
         BWD,
         "dgamma = (dout * x_hat).sum(axis=0)",
         "dgamma = (dout * centred).sum(axis=0)",
+        hint="not the derivative of your own forward",
     ),
     Mutant(
         "bn_backward",
@@ -150,6 +199,10 @@ MUTANTS = [
         BWD,
         "dbeta = dout.sum(axis=0)",
         "dbeta = dout.mean(axis=0)",
+        hint=(
+            "dbeta was averaged over the batch instead of summed",
+            "not the derivative of your own forward",
+        ),
     ),
     # -- bn_backward_alt -------------------------------------------------------------------------
     Mutant(
@@ -158,6 +211,10 @@ MUTANTS = [
         ALT,
         "dx = (gamma * inv_sd / n)",
         "dx = (inv_sd / n)",
+        hint=(
+            "gamma is missing from dx: the gradient reaching x_hat is",
+            "not the derivative of your own forward",
+        ),
     ),
     Mutant(
         "bn_backward_alt",
@@ -165,6 +222,7 @@ MUTANTS = [
         ALT,
         "- x_hat * dgamma)",
         "+ x_hat * dgamma)",
+        hint=("the term with x_hat has the wrong sign", "not the derivative of your own forward"),
     ),
     Mutant(
         "bn_backward_alt",
@@ -172,6 +230,10 @@ MUTANTS = [
         ALT,
         "n * dout - dbeta - x_hat * dgamma",
         "n * dout - x_hat * dgamma",
+        hint=(
+            "dx ignores that the batch mean depends on x: the term with",
+            "not the derivative of your own forward",
+        ),
     ),
     Mutant(
         "bn_backward_alt",
@@ -179,6 +241,7 @@ MUTANTS = [
         ALT,
         "dx = (gamma * inv_sd / n)",
         "dx = (gamma * inv_sd / (n - 1))",
+        hint="not the derivative of your own forward",
     ),
     # -- spatial_bn ------------------------------------------------------------------------------
     Mutant(
@@ -187,6 +250,7 @@ MUTANTS = [
         SPATIAL,
         "as_rows = np.moveaxis(x, 1, -1).reshape(n * h * w, c)",
         "as_rows = x.reshape(n * h * w, c)",
+        hint="the channels were mixed up: x.reshape(-1, C) of an (N, C,",
     ),
     Mutant(
         "spatial_bn",
@@ -201,6 +265,7 @@ MUTANTS = [
         SPATIAL,
         "dx = np.moveaxis(dx_rows.reshape(n, h, w, c), -1, 1)",
         "dx = dx_rows.reshape(n, c, h, w)",
+        hint="dx was reshaped straight to (N, C, H, W) from the (N*H*W,",
     ),
     Mutant(
         "spatial_bn",
@@ -208,6 +273,7 @@ MUTANTS = [
         SPATIAL,
         "grad_rows = np.moveaxis(dout, 1, -1).reshape(n * h * w, c)",
         "grad_rows = dout.reshape(n * h * w, c)",
+        hint="turn dout into (N*H*W, C) rows exactly as the forward pass",
     ),
     Mutant(
         "spatial_bn",
@@ -222,6 +288,7 @@ MUTANTS = [
         "    )\n"
         "    z = (per_position - per_position.mean(axis=0)) / np.sqrt(per_position.var(axis=0) + eps)\n"
         "    rows_out = np.moveaxis(z.reshape(x.shape), 1, -1).reshape(n * h * w, c) * gamma + beta",
+        hint="the statistics were taken over N only, per channel and",
     ),
     # -- layernorm -------------------------------------------------------------------------------
     Mutant(
@@ -234,6 +301,7 @@ MUTANTS = [
         "    row_mean = rows.mean(axis=0, keepdims=True)\n"
         "    row_centred = rows - row_mean\n"
         "    row_inv_sd = 1.0 / np.sqrt((row_centred**2).mean(axis=0, keepdims=True) + eps)",
+        hint="the statistics were taken over the batch axis (that is",
     ),
     Mutant(
         "layernorm",
@@ -241,6 +309,7 @@ MUTANTS = [
         LN,
         "g_rows = (dout * gamma).reshape(n, -1)",
         "g_rows = dout.reshape(n, -1)",
+        hint="gamma is missing from dx: the gradient reaching x_hat is",
     ),
     Mutant(
         "layernorm",
@@ -248,6 +317,7 @@ MUTANTS = [
         LN,
         "        - xh_rows * (g_rows * xh_rows).sum(axis=1, keepdims=True)\n",
         "",
+        hint="dx ignores that the variance depends on x: the term x_hat *",
     ),
     Mutant(
         "layernorm",
@@ -255,6 +325,7 @@ MUTANTS = [
         LN,
         "np.sqrt((row_centred**2).mean(axis=1, keepdims=True) + eps)",
         "(np.sqrt((row_centred**2).mean(axis=1, keepdims=True)) + eps)",
+        hint="eps belongs inside the square root",
     ),
     Mutant(
         "layernorm",
@@ -262,6 +333,7 @@ MUTANTS = [
         LN,
         "dgamma = (dout * x_hat).sum(axis=0)",
         "dgamma = (dout * x_hat).mean(axis=0)",
+        hint="dgamma was averaged over the batch instead of summed",
     ),
     # -- groupnorm -------------------------------------------------------------------------------
     Mutant(
@@ -271,6 +343,7 @@ MUTANTS = [
         "groups = x.reshape(n, num_groups, -1)",
         "groups = x.reshape(n, c // num_groups, num_groups, h * w).transpose(0, 2, 1, 3)"
         ".reshape(n, num_groups, -1)",
+        hint="the groups must be consecutive channels (channels 0 to C/G",
     ),
     Mutant(
         "groupnorm",
@@ -278,6 +351,7 @@ MUTANTS = [
         GN,
         "groups = x.reshape(n, num_groups, -1)",
         "groups = x.reshape(n, c, -1)",
+        hint="every channel was normalised on its own (instance norm):",
     ),
     Mutant(
         "groupnorm",
@@ -285,6 +359,7 @@ MUTANTS = [
         GN,
         "g = (dout * gamma.reshape(1, c, 1, 1)).reshape(n, num_groups, -1)",
         "g = dout.reshape(n, num_groups, -1)",
+        hint="gamma is missing from dx: the gradient reaching x_hat is",
     ),
     Mutant(
         "groupnorm",
@@ -292,6 +367,7 @@ MUTANTS = [
         GN,
         "dx = inv_sd * (g - mean_g - xh * mean_gx)",
         "dx = inv_sd * (g - mean_g)",
+        hint="dx ignores that the variance depends on x: the term x_hat *",
     ),
     Mutant(
         "groupnorm",
@@ -299,6 +375,7 @@ MUTANTS = [
         GN,
         "if num_groups < 1 or c % num_groups != 0:",
         "if num_groups < 1:",
+        hint="4 groups cannot split 6 channels: raise ValueError",
     ),
     # -- fold_bn ---------------------------------------------------------------------------------
     Mutant(
@@ -307,6 +384,7 @@ MUTANTS = [
         FOLD,
         "unit_scale = gamma / np.sqrt(running_var + eps)",
         "unit_scale = gamma / np.sqrt(running_var)",
+        hint="eps is missing: scale by gamma / sqrt(running_var + eps)",
     ),
     Mutant(
         "fold_bn",
@@ -314,6 +392,7 @@ MUTANTS = [
         FOLD,
         "unit_scale * (old_bias - running_mean) + beta",
         "old_bias - unit_scale * running_mean + beta",
+        hint="the old bias must be scaled too: b' = a * (b - mean) + beta",
     ),
     Mutant(
         "fold_bn",
@@ -321,6 +400,10 @@ MUTANTS = [
         FOLD,
         "w * unit_scale[:, None]",
         "w * unit_scale[None, :]",
+        hint=(
+            "a shape mismatch: print the shapes of your intermediate",
+            "the columns (inputs) were scaled instead of the rows",
+        ),
     ),
     Mutant(
         "fold_bn",
@@ -328,6 +411,10 @@ MUTANTS = [
         FOLD,
         "w_folded = w * channel_scale.reshape(-1, 1, 1, 1)",
         "w_folded = w * channel_scale.reshape(1, -1, 1, 1)",
+        hint=(
+            "a shape mismatch: print the shapes of your intermediate",
+            "the input channels (axis 1) were scaled instead of the",
+        ),
     ),
     Mutant(
         "fold_bn",
@@ -335,6 +422,7 @@ MUTANTS = [
         FOLD,
         "channel_scale * (conv_bias - running_mean) + beta",
         "channel_scale * conv_bias + beta",
+        hint="the running mean must be subtracted before scaling: b' = a",
     ),
     # -- torch_bn_function -----------------------------------------------------------------------
     Mutant(
@@ -343,6 +431,7 @@ MUTANTS = [
         FN,
         "add_(momentum * var * per_channel / (per_channel - 1))",
         "add_(momentum * var)",
+        hint="the running variance is biased: it must accumulate the",
     ),
     Mutant(
         "torch_bn_function",
@@ -350,6 +439,7 @@ MUTANTS = [
         FN,
         "running_mean.mul_(1.0 - momentum).add_(momentum * mean)",
         "running_mean = (1.0 - momentum) * running_mean + momentum * mean",
+        hint="update the buffers in place",
     ),
     Mutant(
         "torch_bn_function",
@@ -357,6 +447,7 @@ MUTANTS = [
         FN,
         "gain = (weight * inv_sd).view(view)",
         "gain = inv_sd.view(view)",
+        hint="gamma (weight) is missing from the gradient with respect to",
     ),
     Mutant(
         "torch_bn_function",
@@ -364,6 +455,7 @@ MUTANTS = [
         FN,
         "        if ctx.training:\n            per_channel",
         "        if True:\n            per_channel",
+        hint="in evaluation mode the mean and variance are constants:",
     ),
     Mutant(
         "torch_bn_function",
@@ -371,6 +463,7 @@ MUTANTS = [
         FN,
         "mean, var = running_mean, running_var",
         "mean, var = x.mean(dim=axes), x.var(dim=axes, correction=0)",
+        hint="batch statistics at test time: evaluation mode uses",
     ),
     Mutant(
         "torch_bn_function",
@@ -378,6 +471,7 @@ MUTANTS = [
         FN,
         "        axes = [0, *range(2, x.dim())]\n        view = [1, x.shape[1]]",
         "        axes = [0]\n        view = [1, x.shape[1]]",
+        hint="a shape mismatch: print the shapes of your intermediate",
     ),
     Mutant(
         "torch_bn_function",
@@ -392,6 +486,7 @@ MUTANTS = [
         FN,
         "if per_channel <= 1:",
         "if per_channel < 1:",
+        hint="one value per channel cannot be normalised: raise",
     ),
     # -- torch_bn_module -------------------------------------------------------------------------
     Mutant(
@@ -400,6 +495,10 @@ MUTANTS = [
         MOD,
         'self.register_buffer("running_mean", torch.zeros(num_features, **like))',
         "self.running_mean = torch.zeros(num_features, **like)",
+        hint=(
+            "buffers are registered with self.register_buffer(name,",
+            "register it with self.register_buffer(name, tensor)",
+        ),
     ),
     Mutant(
         "torch_bn_module",
@@ -407,6 +506,7 @@ MUTANTS = [
         MOD,
         "            self.num_batches_tracked.add_(1)\n",
         "",
+        hint="num_batches_tracked counts the training-mode calls (in",
     ),
     Mutant(
         "torch_bn_module",
@@ -414,6 +514,7 @@ MUTANTS = [
         MOD,
         "        if self.training:\n            self.num_batches_tracked.add_(1)\n",
         "        self.num_batches_tracked.add_(1)\n        if self.training:\n",
+        hint="num_batches_tracked counts the training-mode calls (in",
     ),
     Mutant(
         "torch_bn_module",
@@ -421,6 +522,7 @@ MUTANTS = [
         MOD,
         "weight_of_new = 1.0 / float(self.num_batches_tracked)",
         "weight_of_new = 0.1",
+        hint="momentum=None means a cumulative average: the weight of the",
     ),
     Mutant(
         "torch_bn_module",
@@ -428,8 +530,16 @@ MUTANTS = [
         MOD,
         "self.running_var, self.training,",
         "self.running_var, True,",
+        hint="evaluation mode must normalise with the running buffers,",
     ),
-    Mutant("torch_bn_module", "3-D inputs accepted", MOD, "if x.dim() != 4:", "if x.dim() < 2:"),
+    Mutant(
+        "torch_bn_module",
+        "3-D inputs accepted",
+        MOD,
+        "if x.dim() != 4:",
+        "if x.dim() < 2:",
+        hint="nn.BatchNorm2d raises ValueError for inputs that are not",
+    ),
     # -- fuse_conv_bn ----------------------------------------------------------------------------
     Mutant(
         "fuse_conv_bn",
@@ -437,6 +547,7 @@ MUTANTS = [
         FUSE,
         "factor = bn.weight / torch.sqrt(bn.running_var + bn.eps)",
         "factor = bn.weight / torch.sqrt(bn.running_var)",
+        hint="eps is missing: scale by gamma / sqrt(running_var + eps)",
     ),
     Mutant(
         "fuse_conv_bn",
@@ -444,6 +555,7 @@ MUTANTS = [
         FUSE,
         "shift = shift + factor * conv.bias",
         "shift = shift + conv.bias",
+        hint="the old bias must be scaled too: b' = a * (b - mean) + beta",
     ),
     Mutant(
         "fuse_conv_bn",
@@ -451,6 +563,7 @@ MUTANTS = [
         FUSE,
         "padding=conv.padding, dilation=conv.dilation,",
         "dilation=conv.dilation,",
+        hint="create the new Conv2d with the kernel size, stride,",
     ),
     Mutant(
         "fuse_conv_bn",
@@ -458,6 +571,7 @@ MUTANTS = [
         FUSE,
         "device=conv.weight.device, dtype=conv.weight.dtype,",
         "device=conv.weight.device,",
+        hint="create the new layer with dtype=conv.weight.dtype",
     ),
     Mutant(
         "fuse_conv_bn",
@@ -465,6 +579,7 @@ MUTANTS = [
         FUSE,
         "shift = bn.bias - factor * bn.running_mean",
         "shift = bn.bias.clone()",
+        hint="the running mean must be subtracted before scaling: b' = a",
     ),
     Mutant(
         "fuse_conv_bn",
@@ -475,6 +590,7 @@ MUTANTS = [
         "        conv.weight.copy_(fused.weight)\n"
         "    conv.bias = fused.bias\n"
         "    return conv\n",
+        hint="build a new nn.Conv2d: the original layers must stay",
     ),
 ]
 

@@ -7,7 +7,9 @@ step counted from 0, Nesterov as plain momentum, coupled weight decay in AdamW, 
 square root, and schedules off by one step (in NumPy and in PyTorch where both exist).
 """
 
-from mutation import Alternative, Mutant
+import dataclasses
+
+from mutation import NOT_YET, Alternative, Mutant
 
 SGD = "sgd_answer"
 ADAGRAD = "adagrad_answer"
@@ -299,6 +301,13 @@ MUTANTS = [
         WARMUP,
         "(1.0 - start_factor) * t / warmup_steps",
         "(1.0 - start_factor) * (t + 1) / warmup_steps",
+    ),
+    Mutant(
+        "warmup",
+        "warm-up starts at the full rate",
+        WARMUP,
+        "ramp = start_factor + (1.0 - start_factor) * t / warmup_steps",
+        "ramp = 1.0",
     ),
     Mutant(
         "warmup",
@@ -955,3 +964,7 @@ ALTERNATIVES = [
     Alternative("torch_adamw", "a complete AdamW", TADAMW, TORCH_ADAMW_FULL),
     Alternative("torch_warmup_cosine", "a LambdaLR subclass", TSCHED, TORCH_SCHED_LAMBDA),
 ]
+
+# Issue 17, point 7: the hints of A4's mutants are not recorded yet (their grading did not finish
+# in the session that added the assertion); record them from a graded run and drop this line.
+MUTANTS = [dataclasses.replace(m, hint=NOT_YET) if m.hint is None else m for m in MUTANTS]

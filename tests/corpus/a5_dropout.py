@@ -34,6 +34,7 @@ MUTANTS = [
         FWD,
         "mask = keep / (1.0 - p)",
         "mask = keep * 1.0",
+        hint="the kept values are not rescaled: inverted dropout divides",
     ),
     Mutant(
         "dropout_forward",
@@ -41,6 +42,7 @@ MUTANTS = [
         FWD,
         "keep = rng.random(x.shape) >= p",
         "keep = rng.random(x.shape) < p",
+        hint="you dropped with probability 1 - p: p is the probability of",
     ),
     Mutant(
         "dropout_forward",
@@ -48,6 +50,7 @@ MUTANTS = [
         FWD,
         "if not training or p == 0.0:",
         "if p == 0.0:",
+        hint="dropout is still active in evaluation mode: return x when",
     ),
     Mutant(
         "dropout_forward",
@@ -62,6 +65,7 @@ MUTANTS = [
         FWD,
         "keep = rng.random(x.shape) >= p",
         "keep = np.random.random(x.shape) >= p",
+        hint="draw every random number from the rng argument, never from",
     ),
     # -- dropout_backward ------------------------------------------------------------------------
     Mutant(
@@ -71,6 +75,10 @@ MUTANTS = [
         "return dout * mask",
         'return dout * (np.random.default_rng().random(dout.shape) >= cache["p"]) '
         '/ (1.0 - cache["p"])',
+        hint=(
+            "the backward pass must reuse the mask of the forward pass",
+            "keep the mask in the cache that the forward pass returns,",
+        ),
     ),
     Mutant(
         "dropout_backward",
@@ -78,6 +86,8 @@ MUTANTS = [
         BWD,
         "return dout * mask",
         "return dout * (mask != 0)",
+        # TODO(issue 17): the first hint (a mask in a global variable) does not describe this mutant
+        hint=("keep the mask in the cache", "the gradient is not scaled"),
     ),
     Mutant(
         "dropout_backward",
@@ -85,6 +95,7 @@ MUTANTS = [
         BWD,
         "return np.array(dout, copy=True)",
         "return np.zeros_like(dout)",
+        hint="nothing was dropped: dx = dout",
     ),
     # -- mc_dropout ------------------------------------------------------------------------------
     Mutant(
@@ -93,6 +104,8 @@ MUTANTS = [
         MC,
         "two_layer_forward(x, params, p, True, rng) for _ in range(n_samples)",
         "two_layer_forward(x, params, p, False, rng) for _ in range(n_samples)",
+        # TODO(issue 17): the second hint (draws from rng) is only a consequence
+        hint=("Monte Carlo dropout keeps dropout ON", "the random draws must come from the rng"),
     ),
     Mutant(
         "mc_dropout",
@@ -100,6 +113,7 @@ MUTANTS = [
         MC,
         "return probs.mean(axis=0), probs.std(axis=0)",
         "return softmax(scores.mean(axis=0)), probs.std(axis=0)",
+        hint="this is the softmax of the average scores (or of evaluation",
     ),
     Mutant(
         "mc_dropout",
@@ -107,6 +121,7 @@ MUTANTS = [
         MC,
         "return softmax(scores).mean(axis=0)",
         "return softmax(scores.mean(axis=0))",
+        hint="you averaged the scores and took the softmax of the",
     ),
     Mutant(
         "mc_dropout",
@@ -114,15 +129,24 @@ MUTANTS = [
         MC,
         "shifted = scores - scores.max(axis=-1, keepdims=True)",
         "shifted = scores",
+        hint="subtract the maximum of each row before np.exp",
     ),
     # -- l2_penalty ------------------------------------------------------------------------------
-    Mutant("l2_penalty", "biases penalised", L2, 'if name.startswith("W"):', "if True:"),
+    Mutant(
+        "l2_penalty",
+        "biases penalised",
+        L2,
+        'if name.startswith("W"):',
+        "if True:",
+        hint="the biases were penalised too: only names starting with 'W'",
+    ),
     Mutant(
         "l2_penalty",
         "factor 1/2 missing",
         L2,
         "penalty += 0.5 * weight_decay * float(np.sum(value * value))",
         "penalty += weight_decay * float(np.sum(value * value))",
+        hint="the factor 1/2 is missing: R = lambda / 2 * sum ||W||^2",
     ),
     Mutant(
         "l2_penalty",
@@ -130,6 +154,7 @@ MUTANTS = [
         L2,
         "grads[name] = weight_decay * value",
         "grads[name] = 2.0 * weight_decay * value",
+        hint="the gradient is 2 * lambda * W: with the factor 1/2 in the",
     ),
     # -- early_stopping --------------------------------------------------------------------------
     Mutant(
@@ -138,6 +163,7 @@ MUTANTS = [
         ES,
         "self.best_params = copy.deepcopy(params)",
         "self.best_params = params",
+        hint="best_params follows the current parameters: the loop",
     ),
     Mutant(
         "early_stopping",
@@ -145,6 +171,7 @@ MUTANTS = [
         ES,
         "self.best_params = copy.deepcopy(params)\n            self.bad_epochs = 0",
         "self.best_params = copy.deepcopy(params)",
+        hint="reset bad_epochs to 0 on every improvement",
     ),
     Mutant(
         "early_stopping",
@@ -152,6 +179,7 @@ MUTANTS = [
         ES,
         "self.bad_epochs >= self.patience",
         "self.bad_epochs > self.patience",
+        hint="stop when the epoch did not improve and bad_epochs >=",
     ),
     Mutant(
         "early_stopping",
@@ -159,6 +187,10 @@ MUTANTS = [
         ES,
         "improved = value < self.best_value - self.min_delta",
         "improved = value <= self.best_value - self.min_delta",
+        hint=(
+            "an epoch improves only if value < best_value - min_delta",
+            "stop when the epoch did not improve and bad_epochs >=",
+        ),
     ),
     # -- flip_crop -------------------------------------------------------------------------------
     Mutant(
@@ -167,6 +199,7 @@ MUTANTS = [
         FC,
         "tops = rng.integers(0, h + 2 * padding - size + 1, size=n)",
         "tops = rng.integers(0, h + 2 * padding - size, size=n)",
+        hint="the last top row never occurs: the high end of rng.integers",
     ),
     Mutant(
         "flip_crop",
@@ -174,6 +207,7 @@ MUTANTS = [
         FC,
         "np.where(flip[:, None, None, None], x[..., ::-1], x)",
         "np.where(flip[:, None, None, None], x[..., ::-1, :], x)",
+        hint="image flipped vertically: a horizontal flip reverses the",
     ),
     Mutant(
         "flip_crop",
@@ -181,6 +215,7 @@ MUTANTS = [
         FC,
         "padded = np.pad(x, pad_width, mode=fill)",
         'padded = np.pad(x, pad_width, mode="constant")',
+        hint="the crop is a window of the image padded in mode",
     ),
     Mutant(
         "flip_crop",
@@ -188,6 +223,8 @@ MUTANTS = [
         FC,
         "tops = rng.integers(0, h + 2 * padding - size + 1, size=n)",
         "tops = np.full(n, rng.integers(0, h + 2 * padding - size + 1))",
+        # TODO(issue 17): the hints (a row that never occurs) do not describe one position for the whole batch
+        hint=("the last top row never occurs", "the top row 0 never occurs"),
     ),
     Mutant(
         "flip_crop",
@@ -195,6 +232,8 @@ MUTANTS = [
         FC,
         "flip = rng.random(x.shape[0]) < p",
         "flip = rng.random(x.shape[0]) >= p",
+        # TODO(issue 17): the second hint (one coin flip for the whole batch) does not describe it
+        hint=("flip when the draw is < p", "one coin flip per image"),
     ),
     # -- photometric -----------------------------------------------------------------------------
     Mutant(
@@ -203,6 +242,7 @@ MUTANTS = [
         PH,
         "return x + std * rng.standard_normal(x.shape)",
         "return x + std**2 * rng.standard_normal(x.shape)",
+        hint="std is the standard deviation: scale standard normal draws",
     ),
     Mutant(
         "photometric",
@@ -217,6 +257,15 @@ MUTANTS = [
         PH,
         "mean = bright.mean(axis=(1, 2, 3), keepdims=True)",
         "mean = bright.mean(axis=(2, 3), keepdims=True)",
+        hint="use one brightness and one contrast factor per image, the",
+    ),
+    Mutant(
+        "photometric",
+        "contrast blends towards mean(x), not the brightened image's mean",
+        PH,
+        "mean = bright.mean(axis=(1, 2, 3), keepdims=True)",
+        "mean = x.mean(axis=(1, 2, 3), keepdims=True)",
+        hint="contrast blends towards the mean of the brightened image, b",
     ),
     Mutant(
         "photometric",
@@ -224,6 +273,7 @@ MUTANTS = [
         PH,
         "c = rng.uniform(max(0.0, 1.0 - contrast), 1.0 + contrast, size=n)",
         "c = np.full(n, rng.uniform(max(0.0, 1.0 - contrast), 1.0 + contrast))",
+        hint="one uniform draw per image",
     ),
     # -- cutout ----------------------------------------------------------------------------------
     Mutant(
@@ -232,6 +282,7 @@ MUTANTS = [
         CO,
         "cy = rng.integers(0, h, size=n)",
         "cy = rng.integers(size // 2, h - (size - size // 2) + 1, size=n)",
+        hint="the square never sticks out over the border: draw the",
     ),
     Mutant(
         "cutout",
@@ -239,6 +290,7 @@ MUTANTS = [
         CO,
         "in_rows = (rows >= top[:, None]) & (rows < top[:, None] + size)",
         "in_rows = (rows >= top[:, None]) & (rows < top[:, None] + size - 1)",
+        hint="the square covers [c - size // 2, c - size // 2 + size),",
     ),
     Mutant(
         "cutout",
@@ -247,6 +299,7 @@ MUTANTS = [
         "patch = in_rows[:, None, :, None] & in_cols[:, None, None, :]",
         "patch = in_rows[:, None, :, None] & in_cols[:, None, None, :] "
         "& (np.arange(x.shape[1]) == 0)[None, :, None, None]",
+        hint="zero the same square in every channel: index with [:, :,",
     ),
     Mutant(
         "cutout",
@@ -254,6 +307,7 @@ MUTANTS = [
         CO,
         "cx = rng.integers(0, w, size=n)",
         "cx = rng.integers(0, w - 1, size=n)",
+        hint="the last centre never occurs: rng.integers(0, H) already",
     ),
     # -- mixup -----------------------------------------------------------------------------------
     Mutant(
@@ -263,6 +317,7 @@ MUTANTS = [
         "    return lam * x + (1.0 - lam) * x[perm], lam * y + (1.0 - lam) * y[perm]",
         "    lam_y = rng.beta(alpha, alpha)\n"
         "    return lam * x + (1.0 - lam) * x[perm], lam_y * y + (1.0 - lam_y) * y[perm]",
+        hint="mix the targets with the same lam and the same permutation",
     ),
     Mutant(
         "mixup",
@@ -270,6 +325,7 @@ MUTANTS = [
         MX,
         "lam = rng.beta(alpha, alpha)",
         "lam = rng.uniform()",
+        hint="lam looks uniform: draw it from Beta(alpha, alpha)",
     ),
     Mutant(
         "mixup",
@@ -277,6 +333,7 @@ MUTANTS = [
         MX,
         "lam * y + (1.0 - lam) * y[perm]",
         "lam * y + (1.0 - lam) * y[rng.permutation(x.shape[0])]",
+        hint="mix the targets with the same lam and the same permutation",
     ),
     Mutant(
         "mixup",
@@ -284,6 +341,7 @@ MUTANTS = [
         MX,
         "perm = rng.permutation(x.shape[0])",
         "perm = rng.integers(0, x.shape[0], size=x.shape[0])",
+        hint="use a permutation of the batch (rng.permutation(N)), so",
     ),
     # -- label_smoothing -------------------------------------------------------------------------
     Mutant(
@@ -292,6 +350,7 @@ MUTANTS = [
         LS,
         "eps / (num_classes - 1))",
         "eps / num_classes)",
+        hint="the k - 1 wrong classes share eps: eps / (k - 1) each, and",
     ),
     Mutant(
         "label_smoothing",
@@ -300,6 +359,7 @@ MUTANTS = [
         "eps / (num_classes - 1))\n    targets[np.arange(labels.shape[0]), labels] = 1.0 - eps",
         "eps / num_classes)\n"
         "    targets[np.arange(labels.shape[0]), labels] = 1.0 - eps + eps / num_classes",
+        hint="this is PyTorch's convention (eps / k everywhere plus 1 -",
     ),
     Mutant(
         "label_smoothing",
@@ -315,6 +375,7 @@ MUTANTS = [
         TD,
         "return x * keep / (1.0 - self.p)",
         "return x * keep",
+        hint="the kept values are not rescaled: inverted dropout divides",
     ),
     Mutant(
         "torch_dropout",
@@ -322,6 +383,7 @@ MUTANTS = [
         TD,
         "device=x.device) >= self.p",
         "device=x.device) < self.p",
+        hint="you dropped with probability 1 - p: p is the probability of",
     ),
     Mutant(
         "torch_dropout",
@@ -329,6 +391,7 @@ MUTANTS = [
         TD,
         "if not self.training or self.p == 0.0:",
         "if self.p == 0.0:",
+        hint="in evaluation mode (not self.training) return the input",
     ),
     Mutant(
         "torch_dropout",
@@ -336,6 +399,7 @@ MUTANTS = [
         TD,
         "torch.rand(x.shape, generator=self.generator, device=x.device)",
         "torch.rand(x.shape, device=x.device)",
+        hint="draw with generator=self.generator",
     ),
     # -- torch_augment ---------------------------------------------------------------------------
     Mutant(
@@ -344,6 +408,7 @@ MUTANTS = [
         TA,
         "tops = torch.randint(0, h + 2 * pad - size + 1, (n,)",
         "tops = torch.randint(0, h + 2 * pad - size, (n,)",
+        hint="the last top row never occurs: the high end of rng.integers",
     ),
     Mutant(
         "torch_augment",
@@ -351,6 +416,7 @@ MUTANTS = [
         TA,
         "device=x.device) < self.p",
         "device=x.device) >= self.p",
+        hint="flip when the draw is < p: p is the probability of flipping",
     ),
     Mutant(
         "torch_augment",
@@ -359,6 +425,7 @@ MUTANTS = [
         "cy = torch.randint(0, h, (n,), generator=self.generator, device=x.device)",
         "cy = torch.randint(self.size // 2, h - self.size + self.size // 2 + 1, (n,), "
         "generator=self.generator, device=x.device)",
+        hint="the square never sticks out over the border: draw the",
     ),
     Mutant(
         "torch_augment",
@@ -366,6 +433,7 @@ MUTANTS = [
         TA,
         '"edge": "replicate"',
         '"edge": "reflect"',
+        hint="the crop is a window of the image padded in mode 'reflect',",
     ),
     # -- smoothed_ce -----------------------------------------------------------------------------
     Mutant(
@@ -376,6 +444,7 @@ MUTANTS = [
         "    q.scatter_(1, target.view(-1, 1), 1.0 - eps)",
         "q = torch.full_like(log_probs, eps / k)\n"
         "    q.scatter_(1, target.view(-1, 1), 1.0 - eps + eps / k)",
+        hint="this is PyTorch's convention with s = eps; the lecture's",
     ),
     Mutant(
         "smoothed_ce",
@@ -383,6 +452,7 @@ MUTANTS = [
         SC,
         "q = torch.full_like(log_probs, eps / (k - 1))",
         "q = torch.full_like(log_probs, eps / k)",
+        hint="the wrong classes got eps / k (the targets do not sum to",
     ),
     Mutant(
         "smoothed_ce",
@@ -390,6 +460,7 @@ MUTANTS = [
         SC,
         "log_probs = F.log_softmax(logits, dim=1)",
         "log_probs = torch.log(torch.softmax(logits, dim=1))",
+        hint="mean over the batch of -sum_j q_j log softmax(s)_j with q =",
     ),
     Mutant(
         "smoothed_ce",
@@ -397,6 +468,7 @@ MUTANTS = [
         SC,
         "return -(q * log_probs).sum(dim=1).mean()",
         "return -(q * log_probs).sum()",
+        hint="the loss was summed over the batch instead of averaged",
     ),
     # -- mixup_step ------------------------------------------------------------------------------
     Mutant(
@@ -405,6 +477,10 @@ MUTANTS = [
         MS,
         "return lam * x + (1.0 - lam) * x[perm], y, y[perm], lam",
         "return lam * x + (1.0 - lam) * x[perm], y, y[perm], sample_beta(alpha, generator)",
+        hint=(
+            "return the lam that mixed the inputs",
+            "lam * CE(scores, y) + (1 - lam) * CE(scores, y[perm]), with",
+        ),
     ),
     Mutant(
         "mixup_step",
@@ -412,6 +488,7 @@ MUTANTS = [
         MS,
         "loss = lam * F.cross_entropy(scores, y_a) + (1.0 - lam) * F.cross_entropy(scores, y_b)",
         "loss = lam * F.cross_entropy(scores, y_b) + (1.0 - lam) * F.cross_entropy(scores, y_a)",
+        hint="the two labels are swapped: lam goes with y (the unpermuted",
     ),
     Mutant(
         "mixup_step",
@@ -419,6 +496,7 @@ MUTANTS = [
         MS,
         "    optimizer.zero_grad()\n    loss.backward()",
         "    loss.backward()",
+        hint="stale gradients were kept: call optimizer.zero_grad()",
     ),
     Mutant(
         "mixup_step",
@@ -427,6 +505,10 @@ MUTANTS = [
         "return lam * x + (1.0 - lam) * x[perm], y, y[perm], lam",
         "return lam * x + (1.0 - lam) * x[perm], y, "
         "y[torch.randperm(x.shape[0], generator=generator, device=x.device)], lam",
+        hint=(
+            "y_b = y[perm] with the same perm as x[perm]",
+            "lam * CE(scores, y) + (1 - lam) * CE(scores, y[perm]), with",
+        ),
     ),
     # -- ece -------------------------------------------------------------------------------------
     Mutant(
@@ -435,6 +517,7 @@ MUTANTS = [
         EC,
         "total += in_bin.mean() * gap",
         "total += gap / n_bins",
+        hint="bins (e_b, e_(b+1)] of the confidence max_k P with e =",
     ),
     Mutant(
         "ece",
@@ -442,6 +525,7 @@ MUTANTS = [
         EC,
         "confidence = probs.max(axis=1)",
         "confidence = probs[np.arange(len(labels)), labels]",
+        hint="the confidence is the largest probability, not the",
     ),
     Mutant(
         "ece",
@@ -449,6 +533,7 @@ MUTANTS = [
         EC,
         "in_bin = (confidence > lower) & (confidence <= upper)",
         "in_bin = (confidence >= lower) & (confidence < upper)",
+        hint="bins (e_b, e_(b+1)] of the confidence max_k P with e =",
     ),
     Mutant(
         "ece",
@@ -456,6 +541,7 @@ MUTANTS = [
         EC,
         "gap = abs(correct[in_bin].mean() - confidence[in_bin].mean())",
         "gap = (correct[in_bin].mean() - confidence[in_bin].mean()) ** 2",
+        hint="the gaps were squared",
     ),
 ]
 

@@ -23,13 +23,21 @@ CM = "capstone_model_answer"  # graded through the weights in capstone.npz
 
 MUTANTS = [
     # -- initial_loss ----------------------------------------------------------------------------
-    Mutant("initial_loss", "measured in training mode", IL, "    model.eval()\n", ""),
+    Mutant(
+        "initial_loss",
+        "measured in training mode",
+        IL,
+        "    model.eval()\n",
+        "",
+        hint="the loss was measured in training mode (batch statistics,",
+    ),
     Mutant(
         "initial_loss",
         "the model left in evaluation mode",
         IL,
         "model.train(was_training)",
         "model.eval()",
+        hint="remember model.training before model.eval() and restore it",
     ),
     Mutant(
         "initial_loss",
@@ -37,6 +45,7 @@ MUTANTS = [
         IL,
         "with torch.no_grad():\n            mean_loss",
         "if True:\n            mean_loss",
+        hint="wrap the forward pass in `with torch.no_grad():`",
     ),
     Mutant(
         "initial_loss",
@@ -44,6 +53,7 @@ MUTANTS = [
         IL,
         "F.cross_entropy(model(x), y)",
         'F.cross_entropy(model(x), y, reduction="sum")',
+        hint="the sum over the batch instead of the mean",
     ),
     Mutant(
         "initial_loss",
@@ -51,6 +61,7 @@ MUTANTS = [
         IL,
         "expected = math.log(num_classes)",
         "expected = math.log10(num_classes)",
+        hint="log10(C): use the natural logarithm (math.log)",
     ),
     Mutant(
         "initial_loss",
@@ -58,18 +69,32 @@ MUTANTS = [
         IL,
         "<= tolerance * expected",
         "<= tolerance",
+        hint="the tolerance is relative: |loss - ln C| <= tolerance * ln C",
     ),
     # -- overfit_tiny_sample ---------------------------------------------------------------------
-    Mutant("overfit_tiny", "no zero_grad", OF, "        optimizer.zero_grad()\n", ""),
+    Mutant(
+        "overfit_tiny",
+        "no zero_grad",
+        OF,
+        "        optimizer.zero_grad()\n",
+        "",
+        hint="Adam(model.parameters(), lr=lr), full batch, zero_grad",
+    ),
     Mutant(
         "overfit_tiny",
         "SGD instead of Adam",
         OF,
         "optimizer = torch.optim.Adam(model.parameters(), lr=lr)",
         "optimizer = torch.optim.SGD(model.parameters(), lr=lr)",
+        hint="Adam(model.parameters(), lr=lr), full batch, zero_grad",
     ),
     Mutant(
-        "overfit_tiny", "no accuracy before training", OF, "history = [accuracy()]", "history = []"
+        "overfit_tiny",
+        "no accuracy before training",
+        OF,
+        "history = [accuracy()]",
+        "history = []",
+        hint="record the accuracy before the first step too",
     ),
     Mutant(
         "overfit_tiny",
@@ -79,7 +104,12 @@ MUTANTS = [
         "model = make_model(torch.Generator())",
     ),
     Mutant(
-        "overfit_tiny", "count instead of fraction", OF, ".double().mean().item()", ".sum().item()"
+        "overfit_tiny",
+        "count instead of fraction",
+        OF,
+        ".double().mean().item()",
+        ".sum().item()",
+        hint="the fraction of correct predictions: a mean, not a count,",
     ),
     # -- sample_log_uniform ----------------------------------------------------------------------
     Mutant(
@@ -88,14 +118,23 @@ MUTANTS = [
         LU,
         "samples = np.clip(10.0**u, low, high)",
         "samples = rng.uniform(low, high, size)",
+        hint="the samples look uniform in the value, not in its logarithm",
     ),
-    Mutant("log_uniform", "exp of a base-10 exponent", LU, "10.0**u", "np.exp(u)"),
+    Mutant(
+        "log_uniform",
+        "exp of a base-10 exponent",
+        LU,
+        "10.0**u",
+        "np.exp(u)",
+        hint="the samples look uniform in the value, not in its logarithm",
+    ),
     Mutant(
         "log_uniform",
         "NumPy's global random state",
         LU,
         "u = rng.uniform(",
         "u = np.random.uniform(",
+        hint="draw from rng only (not np.random)",
     ),
     Mutant(
         "log_uniform",
@@ -103,10 +142,16 @@ MUTANTS = [
         LU,
         "rng.uniform(math.log10(low), math.log10(high), size)",
         "rng.uniform(math.log(low), math.log(high), size)",
+        hint="draw the exponent uniformly on [log10(low), log10(high)]",
     ),
     # -- random_search ---------------------------------------------------------------------------
     Mutant(
-        "random_search", "always minimises", RS, "sign = 1.0 if minimize else -1.0", "sign = 1.0"
+        "random_search",
+        "always minimises",
+        RS,
+        "sign = 1.0 if minimize else -1.0",
+        "sign = 1.0",
+        hint="ranked worst first: look at the direction for minimize=True",
     ),
     Mutant(
         "random_search",
@@ -114,6 +159,7 @@ MUTANTS = [
         RS,
         'return sorted(trials, key=lambda t: sign * t["score"])',
         "return trials",
+        hint="the trials are in the order they were run: sort them by",
     ),
     Mutant(
         "random_search",
@@ -121,6 +167,7 @@ MUTANTS = [
         RS,
         "params[name] = sample_log_uniform(spec[0], spec[1], None, rng)",
         "params[name] = float(rng.uniform(spec[0], spec[1]))",
+        hint="use sample_log_uniform for 'log' ranges",
     ),
     Mutant(
         "random_search",
@@ -135,6 +182,7 @@ MUTANTS = [
         RS,
         "    for _ in range(n_trials):\n        params = {}\n",
         "    params = {}\n    for _ in range(n_trials):\n",
+        hint="every trial shows the same params",
     ),
     # -- border_warnings -------------------------------------------------------------------------
     Mutant(
@@ -143,6 +191,10 @@ MUTANTS = [
         BW,
         "values, low, high = np.log10(values), math.log10(low), math.log10(high)",
         "pass",
+        hint=(
+            "lr is a log range: measure positions on the log10 scale",
+            "weight_decay is a log range: measure positions on the log10",
+        ),
     ),
     Mutant(
         "border_warnings", "only the best trial", BW, "best = trials[:top_k]", "best = trials[:1]"
@@ -168,6 +220,7 @@ MUTANTS = [
         LS,
         "a.std().item()",
         "a.std(correction=0).item()",
+        hint="Tensor.std() uses Bessel's correction (divides by n - 1)",
     ),
     Mutant(
         "layer_stats",
@@ -182,6 +235,7 @@ MUTANTS = [
         LS,
         "self.handles.append(module.register_forward_hook(self._forward_hook(name)))",
         "self.last_handle = module.register_forward_hook(self._forward_hook(name))",
+        hint="keep every handle that register_... returns and call",
     ),
     Mutant("layer_stats", "negative outputs counted as zeros", LS, "(a == 0)", "(a <= 0)"),
     Mutant("layer_stats", "only positive saturation", LS, "(a.abs() >= 0.99)", "(a >= 0.99)"),
@@ -200,23 +254,46 @@ MUTANTS = [
         'record["grad_std"] = grad.abs().mean().item()',
     ),
     # -- update_ratios ---------------------------------------------------------------------------
-    Mutant("update_ratio", "snapshot by reference", UR, "p.detach().clone()", "p.detach()"),
+    Mutant(
+        "update_ratio",
+        "snapshot by reference",
+        UR,
+        "p.detach().clone()",
+        "p.detach()",
+        hint="the snapshot before the step must be a copy",
+    ),
     Mutant(
         "update_ratio",
         "divided by the new weights",
         UR,
         "torch.linalg.vector_norm(before[name]) + 1e-12",
         "torch.linalg.vector_norm(p) + 1e-12",
+        hint="||w_after - w_before|| / (||w_before|| + 1e-12), after one",
     ),
-    Mutant("update_ratio", "no zero_grad", UR, "    optimizer.zero_grad()\n", ""),
+    Mutant(
+        "update_ratio",
+        "no zero_grad",
+        UR,
+        "    optimizer.zero_grad()\n",
+        "",
+        hint="||w_after - w_before|| / (||w_before|| + 1e-12), after one",
+    ),
     Mutant(
         "update_ratio",
         "squared norm of the change",
         UR,
         "change = torch.linalg.vector_norm(p - before[name])",
         "change = torch.linalg.vector_norm(p - before[name]) ** 2",
+        hint="||w_after - w_before|| / (||w_before|| + 1e-12), after one",
     ),
-    Mutant("update_ratio", "model left in eval mode", UR, "    model.train()\n", ""),
+    Mutant(
+        "update_ratio",
+        "model left in eval mode",
+        UR,
+        "    model.train()\n",
+        "",
+        hint="model.train()",
+    ),
     # -- new_head --------------------------------------------------------------------------------
     Mutant(
         "new_head",
@@ -224,15 +301,31 @@ MUTANTS = [
         NH,
         "-1.0 / math.sqrt(d), 1.0 / math.sqrt(d)",
         "-1.0 / d, 1.0 / d",
+        hint="uniform on [-1/sqrt(in_features), 1/sqrt(in_features)]",
     ),
-    Mutant("new_head", "global generator", NH, ", generator=generator)", ")"),
-    Mutant("new_head", "bias not zeroed", NH, "        nn.init.zeros_(head.bias)\n", ""),
+    Mutant(
+        "new_head",
+        "global generator",
+        NH,
+        ", generator=generator)",
+        ")",
+        hint="draw the weights with generator=generator",
+    ),
+    Mutant(
+        "new_head",
+        "bias not zeroed",
+        NH,
+        "        nn.init.zeros_(head.bias)\n",
+        "",
+        hint="nn.init.zeros_(head.bias)",
+    ),
     Mutant(
         "new_head",
         "dtype not kept",
         NH,
         ", device=old.weight.device, dtype=old.weight.dtype)",
         ", device=old.weight.device)",
+        hint="create it with the old head's dtype and device",
     ),
     Mutant(
         "new_head",
@@ -248,6 +341,7 @@ MUTANTS = [
         FE,
         "            module.eval()\n",
         "            pass\n",
+        hint="put the encoder's batch-norm modules in eval mode, so their",
     ),
     Mutant(
         "freeze_encoder",
@@ -262,6 +356,7 @@ MUTANTS = [
         FE,
         "return params",
         "return list(model.parameters())",
+        hint="return list(model[-1].parameters())",
     ),
     Mutant(
         "freeze_encoder",
@@ -277,6 +372,7 @@ MUTANTS = [
         PG,
         "base_lr * decay ** (depth_of_first - i)",
         "base_lr * decay**i",
+        hint="count the depth from the head (depth 0), not from the input",
     ),
     Mutant(
         "param_groups",
@@ -300,6 +396,8 @@ MUTANTS = [
         CM,
         "x = (x - 0.2860) / 0.3530",
         "x = x",
+        # TODO(issue 17): 'far below a simple CNN: was the model trained' does not name the missing standardisation
+        hint="far below a simple CNN",
     ),
     Mutant(
         "capstone",

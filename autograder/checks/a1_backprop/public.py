@@ -14,7 +14,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from autograder.checking import CheckFailure, check, describe, expect, expect_close, expect_equal
+from autograder.checking import (
+    CheckFailure,
+    check,
+    describe,
+    expect,
+    expect_close,
+    expect_equal,
+    fmt_pair,
+)
 from autograder.student import Remote
 
 from .probes import _local_rule
@@ -267,9 +275,9 @@ def compare_run(
         operands = ", ".join(
             f"v{i} = {exp_data[i]:.6g}" for i in ins[1:2] + ([ins[2]] if ins[0] in BINARY else [])
         )
+        got, want = fmt_pair(float(data[j]), float(exp_data[j]))
         raise CheckFailure(
-            f"{what}: {show(ins, j)} with {operands} gave data {data[j]:.6g}, "
-            f"expected {exp_data[j]:.6g}"
+            f"{what}: {show(ins, j)} with {operands} gave data {got}, expected {want}"
         )
     if not grads:
         return
@@ -291,8 +299,9 @@ def compare_run(
         if j in (ins[1],) + ((ins[2],) if ins[0] in BINARY else ())
     ]
     used = f" (an input of: {'; '.join(users[:4])})" if users else ""
+    got, want = fmt_pair(float(grad[j]), float(exp_grad[j]))
     raise CheckFailure(
-        f"{what}: v{j}.grad is {grad[j]:.6g}, expected {exp_grad[j]:.6g}{used}; "
+        f"{what}: v{j}.grad is {got}, expected {want}{used}; "
         f"{int(bad.sum())} of {bad.size} gradients differ",
         hint,
     )
@@ -1164,6 +1173,24 @@ TWO_LAYER_VARIANTS = {
 }
 
 
+def two_layer_hint(history, expected) -> str | None:
+    """Where a wrong loss history goes wrong: the first loss (before any update) depends only on
+    the initialisation and the forward pass; the later ones on the update too."""
+    try:
+        first = float(np.asarray(history, dtype=np.float64).ravel()[0])
+    except (TypeError, ValueError, IndexError):
+        return None
+    if not np.isclose(first, expected[0], rtol=1e-6, atol=1e-9):
+        return (
+            "the loss before the first update already differs: check the initialisation (w1 "
+            "then w2 drawn from rng with their scales, zero biases) and the forward pass"
+        )
+    return (
+        "the first loss matches, so the initialisation and the forward pass are right: the "
+        "update differs (the gradients of each parameter, the sign or the size of the step)"
+    )
+
+
 def check_two_layer_trajectory(s, X, y, hidden, lr, steps, seed, batch_size=None):
     kwargs = {"hidden": hidden, "lr": lr, "steps": steps}
     if batch_size is not None:
@@ -1205,8 +1232,7 @@ def check_two_layer_trajectory(s, X, y, hidden, lr, steps, seed, batch_size=None
         ref["loss_history"],
         f"loss_history of {what}",
         mistakes=variants,
-        hint="follow the docstring: w1 then w2 drawn from rng with their scales, zero "
-        "biases, the loss recorded before each update",
+        hint=two_layer_hint(history, ref["loss_history"]),
         rtol=1e-6,
         atol=1e-9,
     )
@@ -1449,7 +1475,8 @@ def torch_net_init(s, rng):
 def torch_net_reference(
     sizes, seed, X, y, lr, steps, batch_size=None, batch_seed=None, variant=None
 ):
-    """PyTorch float64 SGD from the documented float32 initialisation (variant: "no_zero_grad")."""
+    """PyTorch float64 SGD from the documented float32 initialisation (variant: "no_zero_grad",
+    "loss_after")."""
     params = {
         k: v.double().requires_grad_(True) for k, v in torch_net_init_reference(sizes, seed).items()
     }
@@ -1470,8 +1497,44 @@ def torch_net_reference(
             opt.zero_grad()
         loss.backward()
         opt.step()
+        if variant == "loss_after":  # the loss of the same batch after the update
+            with torch.no_grad():
+                h = torch.relu(F.linear(xb, params["fc1.weight"], params["fc1.bias"]))
+                loss = F.cross_entropy(F.linear(h, params["fc2.weight"], params["fc2.bias"]), yb)
         losses.append(loss.item())
     return losses, {k: v.detach() for k, v in params.items()}
+
+
+def batch_hint(s, sizes, seed, X, y, lr, dtype, device, as_tensors, got, expected) -> str | None:
+    """The batch-drawing hint for a mini-batch run whose losses differ, only when the same
+    function trains right on full batches (else the mistake is elsewhere: the initialisation,
+    the forward pass, the update, which other checks name)."""
+    tol = {"rtol": 1e-6, "atol": 1e-9} if dtype == "float64" else {"rtol": 2e-4, "atol": 1e-5}
+    if np.shape(got) == np.shape(expected) and np.allclose(got, expected, **tol):
+        return None  # no failure coming: spare the extra run
+    full = s.probe(
+        "a1_backprop.torch_net_train",
+        list(sizes),
+        seed,
+        X,
+        y,
+        lr,
+        2,
+        dtype,
+        device,
+        None,
+        None,
+        as_tensors,
+        what="train_torch_net(...) on full batches",
+    )
+    ref, _ = torch_net_reference(sizes, seed, X, y, lr, 2)
+    losses = full.get("losses") if isinstance(full, dict) else None
+    if losses is None or np.shape(losses) != np.shape(ref) or not np.allclose(losses, ref, **tol):
+        return None
+    return (
+        "full batches train right: draw each batch as torch.randperm(N, "
+        "generator=generator)[:batch_size], with the generator you were given"
+    )
 
 
 def check_torch_training(
@@ -1534,12 +1597,15 @@ def check_torch_training(
         mistakes=lambda: {
             "the gradients accumulate over the steps: call optimizer.zero_grad() every step": torch_net_reference(
                 sizes, seed, X, y, lr, steps, batch_size, batch_seed, variant="no_zero_grad"
-            )[0]
+            )[0],
+            "these are the losses after each update: record the loss computed before "
+            "optimizer.step(), the one you call backward() on": torch_net_reference(
+                sizes, seed, X, y, lr, steps, batch_size, batch_seed, variant="loss_after"
+            )[0],
         },
-        hint=None
-        if batch_size is None
-        else "draw each batch as torch.randperm(N, "
-        "generator=generator)[:batch_size], with the generator you were given",
+        hint=batch_hint(s, sizes, seed, X, y, lr, dtype, device, as_tensors, res["losses"], losses)
+        if batch_size is not None
+        else None,
         **tol,
     )
     expect_equal(

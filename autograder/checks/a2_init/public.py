@@ -25,6 +25,7 @@ from autograder.checking import (
     expect,
     expect_close,
     expect_equal,
+    shape_error_hint,
 )
 from autograder.student import Remote, StudentError
 
@@ -57,8 +58,8 @@ def student_failure(what: str, error: dict) -> CheckFailure:
     hint = None
     if "matmul" in message and "mismatch" in message:
         hint = "weights have shape (out_features, in_features): a layer computes h @ w.T"
-    elif kind in ("ValueError", "IndexError") and ("shape" in message or "broadcast" in message):
-        hint = "a shape mismatch: print the shapes of your intermediate arrays"
+    elif shape_error_hint(kind, message):
+        hint = shape_error_hint(kind, message)
     elif "requires grad" in message and "in-place" in message:
         hint = "fill a parameter inside `with torch.no_grad():`"
     return CheckFailure(text, hint)
@@ -786,11 +787,14 @@ def check_weights(w, *, shape, dist: str, std: float, what: str, wrong=None) -> 
     m2 = float(np.mean(flat * flat))
     rel = math.sqrt((kappa - 1.0) / n)
     if abs(m2 / std**2 - 1.0) > Z * rel:
-        hint = None
-        for description, s_wrong in (wrong or {}).items():
-            if s_wrong > 0 and abs(m2 / s_wrong**2 - 1.0) <= Z * rel:
-                hint = description
-                break
+        # Every mistake whose standard deviation the measured one matches, the closest first:
+        # two mistakes can give nearly the same one for a shape, and noise cannot tell them apart.
+        fits = sorted(
+            (abs(m2 / s_wrong**2 - 1.0), description)
+            for description, s_wrong in (wrong or {}).items()
+            if s_wrong > 0 and abs(m2 / s_wrong**2 - 1.0) <= Z * rel
+        )
+        hint = "; or ".join(d for _, d in fits) or None
         measured = math.sqrt(m2)
         raise CheckFailure(
             f"{what}: the {n} values have a standard deviation of {measured:.5g}; expected "
@@ -1338,23 +1342,28 @@ def check_init_model(s, spec, scheme, seed, std=None) -> None:
     expect_equal(sorted(got), sorted(expected), f"{what}: the model's parameter names")
     for pname, exp in expected.items():
         value = got[pname]
-        label = f"{pname} (of an {owners[pname]}) after {what}"
+        owner = owners[pname]
+        label = f"{pname} (of {'an' if owner[:1] in 'AEIOU' else 'a'} {owner}) after {what}"
         if np.allclose(value, exp, rtol=1e-6, atol=1e-9):
             continue
-        layer = owners[pname] in {t.__name__ for t in LAYER_TYPES}
+        layer = owner in {t.__name__ for t in LAYER_TYPES}
+        nested = pname.count(".") > 1  # "3.0.weight": a layer inside a block of the model
         hint = None
         if not layer:
             hint = (
-                f"an {owners[pname]} must be left unchanged: initialise nn.Linear and "
-                "nn.Conv1d/2d/3d layers by their type, not every parameter with 2 dimensions"
+                f"{'an' if owner[:1] in 'AEIOU' else 'a'} {owner} must be left unchanged: "
+                "initialise nn.Linear and nn.Conv1d/2d/3d layers by their type, not every "
+                "parameter with 2 dimensions"
             )
-        elif np.array_equal(value, before[pname]):
+        elif np.array_equal(value, before[pname]) and nested:
             hint = (
                 "this layer was not initialised: it sits inside a nested module, so walk "
                 "model.modules() (recursive), not model.children()"
             )
         elif pname.endswith("bias"):
             hint = "set every bias of a linear or convolutional layer to zero"
+        elif np.array_equal(value, before[pname]):
+            hint = "this layer's weight was left as PyTorch created it: initialise every layer"
         else:
             hint = (
                 "other numbers than torch.nn.init draws with the same generator: initialise the "

@@ -198,7 +198,8 @@ def backward_finite_differences(s, rng, fn):
             f"d{name} from {fn} disagrees with a centred finite difference of your own "
             f"batchnorm_forward along a random direction: <d{name}, v> = {analytic:.8g}, "
             f"finite difference {numeric:.8g}",
-            "the backward pass does not match the forward pass it belongs to",
+            "your backward pass is not the derivative of your own forward pass (a finite "
+            "difference of it disagrees): the mistake is in the backward pass",
         )
 
 

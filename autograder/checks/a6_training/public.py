@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from autograder.checking import CheckFailure, check, expect, expect_close, expect_equal
+from autograder.checking import CheckFailure, check, expect, expect_close, expect_equal, fmt_pair
 from autograder.stats import expect_distribution, expect_uniform_counts
 
 from .capstone import (  # noqa: F401 -- the capstone's public checks
@@ -110,8 +110,9 @@ def check_initial_loss_value(s, rng, n: int, d: int, h: int, c: int, train: bool
                 "the loss was measured in training mode (batch statistics, dropout): call "
                 "model.eval() first"
             )
+        got_text, want = fmt_pair(float(loss), float(expected))
         raise CheckFailure(
-            f"{what}: got {loss:.6g}, expected {expected:.6g} (mean cross-entropy in evaluation "
+            f"{what}: got {got_text}, expected {want} (mean cross-entropy in evaluation "
             "mode, with the running statistics of batch norm and without dropout)",
             hint,
         )
@@ -211,9 +212,19 @@ def overfit_oracle(x, y, widths, seed, steps, lr) -> np.ndarray:
     return np.array(history)
 
 
+#: Samples drawn until the reference training reaches 100%: a single draw misses for about 2 seeds
+#: in 1000 (bench/calibrate_overfit.py measures it), so a correct answer fails only when all
+#: draws miss, at a rate of about p**3 < 1e-6.
+OVERFIT_DRAWS = 3
+
+
 def check_overfit(s, rng, per_class: int, d: int, hidden: int, c: int, steps: int, lr: float):
-    x, y = tiny_sample(rng, per_class, d, c)
-    widths, seed = [d, hidden, c], seed_of(rng)
+    for _ in range(OVERFIT_DRAWS):
+        x, y = tiny_sample(rng, per_class, d, c)
+        widths, seed = [d, hidden, c], seed_of(rng)
+        oracle = overfit_oracle(x, y, widths, seed, steps, lr)
+        if oracle[-1] == 1.0:
+            break
     got = s.probe(
         "a6_training.overfit", x, y, widths, seed, steps, lr, what="overfit_tiny_sample(...)"
     )
@@ -243,7 +254,6 @@ def check_overfit(s, rng, per_class: int, d: int, hidden: int, c: int, steps: in
         f"{what}: accuracies outside [0, 1] (largest {hist.max():.4g})",
         "the fraction of correct predictions: a mean, not a count, and not the loss",
     )
-    oracle = overfit_oracle(x, y, widths, seed, steps, lr)
     expect_close(
         hist,
         oracle,
@@ -381,12 +391,23 @@ def check_ranking(got: dict, minimize: bool, what: str) -> None:
             f"expected {[round(t['score'], 4) for t in want][:6]}... (best first)",
             hint,
         )
-    expect(
-        [r["params"] for r in result] == [t["params"] for t in want],
-        f"{what}: the params of the ranked trials do not belong to their scores (or equal "
-        "scores changed their order)",
-        "sort the trials as a whole (a stable sort keeps ties in the order they were run)",
-    )
+    got_params, want_params = [r["params"] for r in result], [t["params"] for t in want]
+    if got_params != want_params:
+        hint = None
+        if len(got_params) > 1 and all(p == got_params[0] for p in got_params):
+            hint = (
+                "every trial shows the same params: build a new dict for each trial (one dict "
+                "shared by all of them ends up holding the last trial's values)"
+            )
+        elif sorted(map(repr, got_params)) == sorted(map(repr, want_params)):
+            hint = (
+                "sort the trials as a whole (a stable sort keeps ties in the order they were run)"
+            )
+        raise CheckFailure(
+            f"{what}: the params of the ranked trials do not belong to their scores (or equal "
+            "scores changed their order)",
+            hint,
+        )
 
 
 def check_search(s, rng, space, n_trials, minimize, ties=False) -> dict:
@@ -507,9 +528,16 @@ def check_border(s, trials, space, top_k, fraction, label="") -> None:
     expect(isinstance(got, dict), f"{what}: returned a {type(got).__name__}, expected a dict")
     if got != expected:
         hint = None
+        # The log-scale hint only when measuring log ranges linearly gives exactly this answer.
+        linear = {n: ("linear", *r) if k == "log" else (k, *r) for n, (k, *r) in space.items()}
+        wrong_logs = [
+            name
+            for name, (kind, *_r) in space.items()
+            if kind == "log" and got.get(name) != expected.get(name)
+        ]
+        if wrong_logs and got == border_oracle(trials, linear, top_k, fraction):
+            hint = f"{wrong_logs[0]} is a log range: measure positions on the log10 scale"
         for name, (kind, *_r) in space.items():
-            if kind == "log" and (got.get(name) != expected.get(name)):
-                hint = f"{name} is a log range: measure positions on the log10 scale"
             if kind == "choice" and name in got:
                 hint = "'choice' hyperparameters have no border: skip them"
         raise CheckFailure(f"{what}: got {got}, expected {expected}", hint)
@@ -641,8 +669,6 @@ def check_layer_stats(s, rng, d, h, c, n, steps, types) -> None:
         want = np.array(want)
         hints = {
             "std": "Tensor.std() uses Bessel's correction (divides by n - 1)",
-            "grad_mean": "the gradient with respect to the layer's output, not its input",
-            "grad_std": "the gradient with respect to the layer's output, not its input",
         }
         for j, key in enumerate(STAT_KEYS):
             expect_close(
