@@ -1,6 +1,7 @@
 # Two commands matter (see README): `make book` and `make test`. Both set everything up first.
 PY := .venv/bin/python
 BOOK_FLAGS := -W -n --keep-going
+TEST_PROCESSES ?= 2  # pytest-xdist processes: the CI machine has 2 cores
 
 .PHONY: setup book test lint release clean-book
 
@@ -13,7 +14,7 @@ book: setup
 # The test suite also needs PostgreSQL and Chromium: setup.sh installs them only when asked.
 test:
 	bash scripts/setup.sh --tests
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_PROCESSES) --dist loadgroup
 
 lint: setup
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
