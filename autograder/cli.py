@@ -505,6 +505,14 @@ def _grade(course: Course, args) -> int:
         from .gradebook import GradebookWriter
 
         gradebook = GradebookWriter(args.db, assignment)
+        from .lms import names_from_collect
+
+        gradebook.names = {  # the names in the LMS download, for formgrader and nbgrader export
+            student: name
+            for folder in args.paths
+            if Path(folder).is_dir()
+            for student, name in names_from_collect(Path(folder), assignment.name).items()
+        }
     shas = {student: _sha256(path) for student, path in submissions}
     seed = args.seed
     student_seeds: dict[str, int] = {}

@@ -96,10 +96,22 @@ class Stored:
     result: dict
 
 
+def split_name(name: str) -> tuple[str | None, str | None]:
+    """nbgrader's (first_name, last_name) from a full name: the last word is the last name."""
+    words = name.split()
+    if not words:
+        return None, None
+    return (" ".join(words[:-1]) or None), words[-1]
+
+
 class GradebookWriter:
-    """``with GradebookWriter(url, assignment) as gb: gb.record(result, sha)``."""
+    """``with GradebookWriter(url, assignment) as gb: gb.record(result, sha)``.
+
+    :attr:`names` (student id -> full name, e.g. from the LMS download that ``collect`` read)
+    names the students it adds, so formgrader and ``nbgrader export`` show who they are."""
 
     def __init__(self, db_url: str, assignment: Assignment):
+        self.names: dict[str, str] = {}
         os.environ["PATH"] = tool_env()["PATH"]  # nbgrader's Gradebook may run `alembic`
         from nbgrader import api
 
@@ -211,7 +223,12 @@ class GradebookWriter:
     ) -> str | None:
         db, api = self.gb.db, self.api
         if result.student not in self.students:
-            db.execute(api.Student.__table__.insert().values(id=result.student))
+            first, last = split_name(self.names.get(result.student, ""))
+            db.execute(
+                api.Student.__table__.insert().values(
+                    id=result.student, first_name=first, last_name=last
+                )
+            )
         rows = self._grades(result.student, timestamp)
         updates = []
         for item in result.items:

@@ -346,3 +346,23 @@ def test_grading_lists_the_skipped_students_with_zero(tmp_path):
     assert by["bob"]["score"] == 0 and "empty" in by["bob"]["error"]
     report = out["report"].read_text()
     assert "skipped at collection" in report and "every submission was graded" not in report
+
+
+def test_the_gradebook_names_students_as_the_lms_download_does(tmp_path):
+    """collect -> grade --db: nbgrader's student rows carry the names of the Moodle download, so
+    formgrader and `nbgrader export` show who each id is."""
+    from nbgrader.api import Gradebook
+
+    stub = (FIXTURE / "assignments" / A / f"{A}.ipynb").read_bytes()
+    bulk = tmp_path / "download"
+    bulk.mkdir()
+    (bulk / f"Ada King Lovelace_1815_assignsubmission_file_{A}.ipynb").write_bytes(stub)
+    subs = tmp_path / "submitted"
+    collect(bulk, A, subs)
+    db = f"sqlite:///{tmp_path}/gradebook.db"
+    cmd = [sys.executable, "-m", "autograder", "--course", str(FIXTURE), "grade", A, str(subs)]
+    cmd += ["--db", db, "--quiet", "--seed", "1", "--workers", "1"]
+    subprocess.run(cmd, check=True, cwd=tmp_path, capture_output=True)
+    with Gradebook(db) as gb:
+        ada = gb.find_student("1815")
+        assert (ada.first_name, ada.last_name) == ("Ada King", "Lovelace")

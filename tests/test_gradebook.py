@@ -204,3 +204,21 @@ def test_manual_grades_timestamps_and_late_penalties_round_trip(assignment, tmp_
         assert ben.timestamp == when and ben.late_submission_penalty == 1.4
         assert ben.total_seconds_late == 38 * 3600
         assert gb.find_submission(A, "ann").score == 7.0
+
+
+def test_students_get_their_names_from_the_lms_download(assignment, tmp_path):
+    from nbgrader.api import Gradebook
+
+    from autograder.gradebook import split_name
+
+    assert split_name("Ada King Lovelace") == ("Ada King", "Lovelace")
+    assert split_name("plato") == (None, "plato") and split_name("  ") == (None, None)
+    url = f"sqlite:///{tmp_path}/gb.db"
+    with GradebookWriter(url, assignment) as w:
+        w.names = {"ann": "Ann Bell"}
+        w.record(result(assignment, "ann", {"add": 2.0, "row_means": 1.5, "counter": 0.0}))
+        w.record(result(assignment, "ben", {"add": 2.0, "row_means": 1.5, "counter": 0.0}))
+    with Gradebook(url) as gb:
+        ann, ben = gb.find_student("ann"), gb.find_student("ben")
+        assert (ann.first_name, ann.last_name) == ("Ann", "Bell")
+        assert (ben.first_name, ben.last_name) == (None, None)
