@@ -1,6 +1,7 @@
 """Make the repository root importable, so ``pytest`` works as well as ``python -m pytest``; and
 build the book once per test run for every test that needs the site."""
 
+import datetime
 import os
 import re
 import subprocess
@@ -136,5 +137,33 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.section("time per xdist group (the longest 12)")
         for group, seconds in sorted(_GROUP_SECONDS.items(), key=lambda kv: -kv[1])[:12]:
             terminalreporter.write_line(f"{seconds:8.1f} s  {group}")
+    _chapter_times(terminalreporter)
     wall = time.monotonic() - _START
     terminalreporter.write_line(f"wall time of the run: {wall:.0f} s ({wall / 60:.1f} min)")
+
+
+_STARTED = datetime.datetime.now()
+
+
+def _chapter_times(terminalreporter) -> None:
+    """Each chapter's execution time in this run's book build (issue 22: about a minute each),
+    read from the strict build's execution cache (a chapter whose code did not change since an
+    earlier run is not executed again: it is not listed)."""
+    cache = Path(ROOT) / "_build" / ".jupyter_cache_strict"
+    if not cache.exists():
+        return
+    try:
+        from jupyter_cache import get_cache
+
+        records = [r for r in get_cache(str(cache)).list_cache_records() if r.created >= _STARTED]
+    except Exception as err:  # noqa: BLE001 -- a report, never a failure
+        terminalreporter.write_line(f"chapter times unavailable: {err}")
+        return
+    if not records:
+        return
+    terminalreporter.section("chapters executed by this run's book build")
+    times = sorted(((r.data or {}).get("execution_seconds", 0.0), r.uri) for r in records)
+    for seconds, uri in reversed(times):
+        terminalreporter.write_line(f"{seconds:8.1f} s  {os.path.relpath(uri, ROOT)}")
+    total = sum(s for s, _ in times)
+    terminalreporter.write_line(f"{total:8.1f} s  in all ({total / 60:.1f} min)")
