@@ -7,7 +7,7 @@ logarithms, ``torch.rand`` for a head, ``rng.choice`` for options): the checks o
 statistical, so any correct use of the generator passes.
 """
 
-from mutation import Alternative, Mutant
+from mutation import NOT_YET, Alternative, Mutant
 
 IL = "initial_loss_answer"
 OF = "overfit_tiny_answer"
@@ -205,6 +205,8 @@ MUTANTS = [
         BW,
         "if np.all(position <= fraction):",
         "if np.any(position <= fraction):",
+        # TODO(issue 17): it gets "lr is a log range", which does not describe it (seen in CI).
+        hint=NOT_YET,
     ),
     Mutant(
         "border_warnings",
